@@ -1,0 +1,1 @@
+"""A community bot for conferences, on Discord, Slack and a local console."""

@@ -1,0 +1,57 @@
+"""Wires config, storage, the clock and the cogs into one application object.
+
+Adapters hold an `App` and call `app.dispatcher`; cogs receive it in their constructor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.config import Config
+from bot.core.clock import Clock
+from bot.core.dispatch import Dispatcher
+from bot.core.model import Platform
+from bot.core.port import PlatformPort
+from bot.core.registry import Registry
+from storage.db import Database
+
+
+class App:
+    def __init__(self, config: Config, db: Database, clock: Clock, cogs: Iterable[type] | None = None):
+        from cogs import ALL_COGS
+
+        self.config = config
+        self.db = db
+        self.clock = clock
+        self.registry = Registry()
+        self.cogs = [cog(self) for cog in (ALL_COGS if cogs is None else cogs)]
+        for cog in self.cogs:
+            self.registry.add_cog(cog)
+        self.dispatcher = Dispatcher(self)
+        # Every connected platform's port, for features that reach all of them (announcements).
+        self.platforms: dict[Platform, PlatformPort] = {}
+
+    @staticmethod
+    def registry_for(config: Config) -> Registry:
+        """The full command registry without opening storage (for manifests and docs)."""
+        from cogs import ALL_COGS
+
+        registry = Registry()
+        for cog in ALL_COGS:
+            registry.add_cog(cog(_ConfigOnly(config)))
+        return registry
+
+    @classmethod
+    async def open(cls, config: Config, clock: Clock | None = None) -> App:
+        db = await Database.open(config.database_path())
+        return cls(config, db, clock or Clock())
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+class _ConfigOnly:
+    """What a cog's constructor may touch when only its declarations are wanted."""
+
+    def __init__(self, config: Config):
+        self.config = config

@@ -1,0 +1,1 @@
+"""The platform-free core: vocabulary, registry, dispatcher, clock and text helpers."""

@@ -1,0 +1,327 @@
+"""One path from a platform request to a feature's handler, shared by every adapter.
+
+Adapters call `Dispatcher.run_command`, `click`, `submit` and `autocomplete` with what the
+platform gave them; the dispatcher checks permissions, converts and validates options, calls the
+handler, and turns refusals and crashes into replies a person can act on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import secrets
+import shlex
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from bot.core.clock import parse_instant
+from bot.core.context import Context
+from bot.core.forms import validate_form
+from bot.core.model import (
+    MAX_CHOICES,
+    Actor,
+    Choice,
+    Command,
+    Form,
+    FormErrors,
+    Option,
+    OptionKind,
+    Outcome,
+    Permission,
+    Place,
+    Reply,
+)
+from storage import people
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.core.port import PlatformPort
+
+log = logging.getLogger(__name__)
+
+
+class UsageError(Exception):
+    """A request the user can fix; the message is shown to them as is."""
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """A person named in an option: a platform id when the platform gave one, else the typed name."""
+
+    user_id: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    channel_id: str
+    name: str = ""
+
+
+def refusal(action: str) -> Reply:
+    return Reply(
+        f"Sorry, only organizers can {action}. If you think you should be one, ask in the help channel."
+    )
+
+
+class Dispatcher:
+    def __init__(self, app: App):
+        self.app = app
+
+    @property
+    def registry(self):
+        return self.app.registry
+
+    # -- commands ----------------------------------------------------------------------------
+    async def run_command(
+        self,
+        name: str,
+        raw_options: dict[str, Any],
+        actor: Actor,
+        place: Place,
+        platform: PlatformPort | None = None,
+    ) -> Outcome:
+        command = self.registry.get(name)
+        if command is None:
+            return Reply(f"I don't know /{name}. Type /help to see what I can do.")
+        log.info("command /%s by %s:%s", name, actor.platform, actor.user_id)
+        if command.permission > _level(actor):
+            return refusal(f"use /{name}")
+        ctx = await self._context(actor, place, platform)
+        try:
+            ctx.options = convert_options(command, raw_options, ctx.zone)
+        except UsageError as exc:
+            return Reply(f"{exc}\nUsage: {usage(command)}")
+        return await self._guarded(f"/{name}", ctx, lambda: command.handler(ctx))
+
+    async def click(
+        self, button_id: str, actor: Actor, place: Place, platform: PlatformPort | None = None
+    ) -> Outcome:
+        prefix, _, argument = button_id.partition(":")
+        route = self.registry.buttons.get(prefix)
+        if route is None:
+            return Reply("That button no longer does anything. Try the command again.")
+        log.info("button %s by %s:%s", prefix, actor.platform, actor.user_id)
+        if route.permission > _level(actor):
+            return refusal("use that button")
+        ctx = await self._context(actor, place, platform)
+        return await self._guarded(f"button {prefix}", ctx, lambda: route.handler(ctx, argument))
+
+    async def submit(
+        self,
+        form_id: str,
+        state: str,
+        values: dict[str, str],
+        actor: Actor,
+        place: Place,
+        platform: PlatformPort | None = None,
+    ) -> Outcome:
+        """Validate `values` against the form as its cog declares it now, then call its handler.
+
+        Only the form's id and state travel through the platform, so a form opened before a
+        restart still submits after it.
+        """
+        route = self.registry.forms.get(form_id)
+        form = self.form_for(form_id, state)
+        if route is None or form is None:
+            return Reply("That form has expired. Please start again.")
+        if route.permission > _level(actor):
+            return refusal("submit that form")
+        clean, errors = validate_form(form, values)
+        if errors:
+            return FormErrors(errors)
+        ctx = await self._context(actor, place, platform)
+        return await self._guarded(f"form {form_id}", ctx, lambda: route.handler(ctx, clean, state))
+
+    async def message(
+        self, text: str, actor: Actor, place: Place, platform: PlatformPort | None = None
+    ) -> list[Reply]:
+        """Offer a plain message to every listener; collect the replies of those that answer."""
+        replies = []
+        ctx = await self._context(actor, place, platform)
+        for name, route in self.registry.listeners.items():
+            outcome = await self._guarded(f"listener {name}", ctx, lambda r=route: r.handler(ctx, text))
+            if isinstance(outcome, Reply):
+                replies.append(outcome)
+        return replies
+
+    async def autocomplete(
+        self, name: str, option_name: str, partial: str, actor: Actor, place: Place
+    ) -> list[Choice]:
+        command = self.registry.get(name)
+        option = command.option(option_name) if command else None
+        if not option or command.permission > _level(actor):
+            return []
+        if option.autocomplete is None:
+            return _matching_choices(option, partial)
+        ctx = Context(self.app, actor, place, None)
+        try:
+            found = await option.autocomplete(ctx, partial)
+        except Exception:
+            log.exception("autocomplete for /%s %s failed", name, option_name)
+            return []
+        return list(found)[:MAX_CHOICES]
+
+    async def reader_zone(self, actor: Actor) -> ZoneInfo:
+        """The zone to show this person times in: their /timezone choice, else what the platform
+        knows, else the conference's."""
+        chosen = await people.get_timezone(self.app.db, actor.platform, actor.user_id)
+        return ZoneInfo(chosen) if chosen else actor.timezone or self.app.config.zone
+
+    async def _context(self, actor: Actor, place: Place, platform: PlatformPort | None) -> Context:
+        actor = replace(actor, timezone=await self.reader_zone(actor))
+        return Context(self.app, actor, place, platform)
+
+    async def _guarded(self, what: str, ctx: Context, call: Callable[[], Awaitable[Outcome]]) -> Outcome:
+        try:
+            return await call()
+        except UsageError as exc:
+            return Reply(str(exc))
+        except Exception:
+            incident = secrets.token_hex(4)
+            log.exception("%s failed (incident %s)", what, incident)
+            return Reply(
+                f"Something went wrong on our side (reference {incident}). Nothing you typed was "
+                "lost: please try again in a moment, or tell the organizers with that reference."
+            )
+
+    def form_for(self, form_id: str, state: str = "") -> Form | None:
+        builder = self.registry.form_builders.get(form_id)
+        return builder(form_id, state) if builder else None
+
+
+def _level(actor: Actor) -> Permission:
+    return Permission.ORGANIZER if actor.is_organizer else Permission.PARTICIPANT
+
+
+def _matching_choices(option: Option, partial: str) -> list[Choice]:
+    needle = partial.lower().strip()
+    return [c for c in option.choices if needle in c.label.lower() or needle in c.value.lower()][:MAX_CHOICES]
+
+
+# -- options --------------------------------------------------------------------------------
+def usage(command: Command) -> str:
+    parts = [f"/{command.name}"]
+    for option in command.options:
+        parts.append(f"<{option.name}>" if option.required else f"[{option.name}]")
+    return " ".join(parts)
+
+
+def resolve_command(registry, text: str) -> tuple[str | None, str]:
+    """Split '/proposals edit 3 title=x' into ('proposals edit', '3 title=x') using the registry."""
+    words = text.strip().lstrip("/").split(None, 2)
+    if not words:
+        return None, ""
+    first = words[0].lower()
+    if len(words) > 1 and registry.get(f"{first} {words[1].lower()}"):
+        return f"{first} {words[1].lower()}", words[2] if len(words) > 2 else ""
+    if registry.get(first):
+        return first, text.strip().lstrip("/")[len(words[0]) :].strip()
+    if registry.subcommands(first):
+        return first, " ".join(words[1:])  # a group without a valid subcommand
+    return None, ""
+
+
+_KEY_VALUE = re.compile(r"^([a-z][a-z0-9_-]*)=(.*)$", re.DOTALL)
+
+
+def parse_option_text(command: Command, text: str) -> dict[str, str]:
+    """Read `key=value` pairs and positional words, in option order; the last text option takes
+    the rest of the line, so '/faq where is the conference' needs no quotes."""
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        words = text.split()  # an unmatched quote: take the words as typed
+    raw: dict[str, str] = {}
+    positional: list[str] = []
+    for word in words:
+        match = _KEY_VALUE.match(word)
+        if match and command.option(match.group(1).replace("_", "-")):
+            raw[match.group(1).replace("_", "-")] = match.group(2)
+        else:
+            positional.append(word)
+    free = [o for o in command.options if o.name not in raw]
+    for index, option in enumerate(free):
+        if not positional:
+            break
+        is_last = index == len(free) - 1
+        if is_last and option.kind is OptionKind.TEXT:
+            raw[option.name] = " ".join(positional)
+            positional = []
+        else:
+            raw[option.name] = positional.pop(0)
+    if positional:
+        raise UsageError(f"I didn't understand: {' '.join(positional)}")
+    return raw
+
+
+_USER = re.compile(r"^<@!?([A-Z0-9]+)(?:\|([^>]*))?>$", re.IGNORECASE)
+_CHANNEL = re.compile(r"^<#([A-Z0-9]+)(?:\|([^>]*))?>$", re.IGNORECASE)
+
+
+def convert_options(command: Command, raw: dict[str, Any], zone: dt.tzinfo) -> dict[str, Any]:
+    """Typed values for every declared option; missing optional ones are None."""
+    unknown = set(raw) - {o.name for o in command.options}
+    if unknown:
+        raise UsageError(f"/{command.name} has no option {', '.join(sorted(unknown))}.")
+    values: dict[str, Any] = {}
+    for option in command.options:
+        value = raw.get(option.name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if option.required:
+                raise UsageError(f"Please give {option.name} ({option.description}).")
+            values[option.name] = None
+            continue
+        values[option.name] = convert_value(option, value, zone)
+    return values
+
+
+def convert_value(option: Option, value: Any, zone: dt.tzinfo) -> Any:
+    name = option.name
+    if option.kind is OptionKind.INTEGER:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"{name} must be a whole number, not {str(value)[:40]!r}.") from None
+        if option.min_value is not None and number < option.min_value:
+            raise UsageError(f"{name} must be at least {option.min_value}.")
+        if option.max_value is not None and number > option.max_value:
+            raise UsageError(f"{name} must be at most {option.max_value}.")
+        return number
+    if option.kind is OptionKind.CHOICE:
+        typed = str(value).strip().lower()
+        for choice in option.choices:
+            if typed in (choice.value.lower(), choice.label.lower()):
+                return choice.value
+        labels = ", ".join(c.value for c in option.choices)
+        raise UsageError(f"{name} must be one of: {labels}.")
+    if option.kind is OptionKind.DATETIME:
+        if isinstance(value, dt.datetime):
+            return value
+        try:
+            return parse_instant(str(value), zone)
+        except ValueError as exc:
+            raise UsageError(f"{name}: {exc}") from None
+    if option.kind is OptionKind.USER:
+        if isinstance(value, UserRef):
+            return value
+        text = str(value).strip()
+        match = _USER.match(text)
+        if match:
+            return UserRef(match.group(1), match.group(2) or "")
+        return UserRef(text.lstrip("@"), text.lstrip("@"))
+    if option.kind is OptionKind.CHANNEL:
+        if isinstance(value, ChannelRef):
+            return value
+        text = str(value).strip()
+        match = _CHANNEL.match(text)
+        if match:
+            return ChannelRef(match.group(1), match.group(2) or "")
+        return ChannelRef(text.lstrip("#"), text.lstrip("#"))
+    text = str(value)
+    if option.max_length is not None and len(text) > option.max_length:
+        raise UsageError(f"{name} can be at most {option.max_length} characters (you wrote {len(text)}).")
+    return text

@@ -1,0 +1,5 @@
+"""Features, written once against the core vocabulary; none of them knows a platform."""
+
+from cogs.general import GeneralCog
+
+ALL_COGS: list[type] = [GeneralCog]

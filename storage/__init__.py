@@ -1,0 +1,1 @@
+"""SQLite storage: the connection, numbered migrations and one repository module per domain."""
