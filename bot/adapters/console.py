@@ -361,7 +361,7 @@ class Console:
             self._print(f"{field.label}: {answer}")
         if answer.strip() == ":cancel":
             return None
-        if field.kind is FieldKind.PARAGRAPH:
+        if field.kind == FieldKind.PARAGRAPH:
             answer = answer.replace("\\n", "\n")  # one input line; \n marks a line break
         if not answer.strip():
             return current

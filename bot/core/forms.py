@@ -34,13 +34,13 @@ def check_field(field: FormField, value: str) -> str | None:
             f"{field.label} can be at most {field.max_length} characters "
             f"(you wrote {len(value)}); please shorten it by {len(value) - field.max_length}."
         )
-    if field.kind is FieldKind.SHORT and "\n" in value:
+    if field.kind == FieldKind.SHORT and "\n" in value:
         return f"{field.label} must fit on one line."
-    if field.kind is FieldKind.EMAIL and not _EMAIL.match(value):
+    if field.kind == FieldKind.EMAIL and not _EMAIL.match(value):
         return f"{field.label} must be an email address like name@example.org."
-    if field.kind is FieldKind.INTEGER and not re.fullmatch(r"[+-]?\d+", value):
+    if field.kind == FieldKind.INTEGER and not re.fullmatch(r"[+-]?\d+", value):
         return f"{field.label} must be a whole number."
-    if field.kind is FieldKind.CHOICE and value not in {c.value for c in field.choices}:
+    if field.kind == FieldKind.CHOICE and value not in {c.value for c in field.choices}:
         options = ", ".join(c.label for c in field.choices)
         return f"{field.label} must be one of: {options}."
     return None

@@ -65,6 +65,9 @@ class Option:
     # Offered by a cog: (context, partial text) -> up to 25 choices.
     autocomplete: Callable[[Context, str], Awaitable[list[Choice]]] | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", OptionKind(self.kind))  # accept "integer" as well
+
 
 Handler = Callable[["Context"], Awaitable["Reply | Form"]]
 
@@ -111,6 +114,9 @@ class FormField:
     choices: tuple[Choice, ...] = ()
     placeholder: str = ""
     default: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", FieldKind(self.kind))  # accept "email" as well
 
 
 @dataclass(frozen=True)

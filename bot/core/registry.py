@@ -93,8 +93,9 @@ class Registry:
 
     def add_cog(self, cog: object) -> None:
         self.cogs.append(cog)
-        for attr in dir(type(cog)):
-            func = getattr(type(cog), attr)
+        # Definition order (not dir()'s alphabetical order), so /help lists commands as declared.
+        members = {name: f for klass in reversed(type(cog).__mro__) for name, f in vars(klass).items()}
+        for attr, func in members.items():
             for kind, data in getattr(func, _MARK, []):
                 bound = getattr(cog, attr)
                 if kind == "command":
