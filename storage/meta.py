@@ -15,3 +15,7 @@ async def put(db: Database, key: str, value: str) -> None:
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (key, value),
     )
+
+
+async def delete(db: Database, key: str) -> None:
+    await db.execute("DELETE FROM meta WHERE key = ?", (key,))

@@ -1,0 +1,291 @@
+"""The Platform port on Discord: the side effects features ask for, done with discord.py.
+
+Beyond `PlatformPort`, Discord offers a few things other platforms do not: forums, roles and
+guild scheduled events; they are extra methods here. Every Discord error becomes a
+`PlatformError` whose message a person can act on (usually: a permission the bot lacks).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.adapters.discord_ui import Outgoing, render
+from bot.core.model import File, Message, Place, PlaceKind, Platform, Posted, Reply
+from bot.core.port import PlatformError
+
+if TYPE_CHECKING:
+    from bot.adapters.discord import DiscordBot
+
+log = logging.getLogger(__name__)
+
+# Threads the bot starts stay open a week without activity, the longest Discord allows, so
+# session threads do not archive themselves during the event.
+THREAD_ARCHIVE_MINUTES = 10080
+NONCE_LENGTH = 25
+
+
+def _platform_errors(action: str) -> Callable:
+    def decorate(method: Callable) -> Callable:
+        @functools.wraps(method)
+        async def wrapper(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(self, *args, **kwargs)
+            except discord.Forbidden as exc:
+                raise PlatformError(
+                    f"Discord did not let me {action}: the bot lacks a permission "
+                    f"({exc.text or exc.status}). See docs/discord.md for the permissions to grant."
+                ) from exc
+            except discord.NotFound as exc:
+                raise PlatformError(f"I could not {action}: Discord does not know it ({exc.text}).") from exc
+            except discord.HTTPException as exc:
+                raise PlatformError(f"I could not {action}: Discord said {exc.status} {exc.text}.") from exc
+
+        return wrapper
+
+    return decorate
+
+
+def place_for(channel: Any) -> Place:
+    """Where an interaction or message happened, in the core's terms."""
+    if isinstance(channel, discord.Thread):
+        return Place(
+            Platform.DISCORD, str(channel.parent_id), PlaceKind.THREAD, str(channel.id), channel.name
+        )
+    if (
+        isinstance(channel, discord.DMChannel)
+        or getattr(channel, "type", None) == discord.ChannelType.private
+    ):
+        return Place(Platform.DISCORD, str(channel.id), PlaceKind.DM)
+    return Place(
+        Platform.DISCORD, str(channel.id), PlaceKind.CHANNEL, name=getattr(channel, "name", "") or ""
+    )
+
+
+class DiscordPort:
+    platform = Platform.DISCORD
+
+    def __init__(self, bot: DiscordBot):
+        self.bot = bot
+
+    @property
+    def guild(self) -> discord.Guild:
+        guild = self.bot.get_guild(self.bot.guild_id)
+        if guild is None:
+            raise PlatformError("The bot is not connected to the configured Discord server yet.")
+        return guild
+
+    async def _channel(self, channel_id: str) -> Any:
+        channel = self.bot.get_channel(int(channel_id))
+        return channel if channel is not None else await self.bot.fetch_channel(int(channel_id))
+
+    async def _member(self, user_id: str) -> discord.Member:
+        guild = self.guild
+        member = guild.get_member(int(user_id))
+        return member if member is not None else await guild.fetch_member(int(user_id))
+
+    def _role(self, role: str) -> discord.Role:
+        guild = self.guild
+        found = guild.get_role(int(role)) if role.isdigit() else discord.utils.get(guild.roles, name=role)
+        if found is None:
+            raise PlatformError(f"There is no role {role!r} on the Discord server.")
+        return found
+
+    # -- posting ------------------------------------------------------------------------------
+    async def _send(self, target: discord.abc.Messageable, message: Message) -> discord.Message:
+        """Send `message` (split over several messages if long); the first one is returned.
+
+        With a dedupe key each part carries a nonce derived from it: for a few minutes Discord
+        answers a repeated nonce with the message it already has, so a retried send (by
+        discord.py after a lost answer, or by a delivery replayed at start-up) never posts twice.
+        """
+        parts = render(Reply(message.text, buttons=tuple(message.buttons), files=tuple(message.files)))
+        sent = []
+        for index, part in enumerate(parts):
+            nonce = _nonce(message.dedupe_key, index) if message.dedupe_key else None
+            sent.append(await target.send(**part.kwargs(), **({"nonce": nonce} if nonce else {})))
+        return sent[0]
+
+    @_platform_errors("post the message")
+    async def post(self, place: Place, message: Message) -> Posted:
+        channel = await self._channel(place.thread_id or place.channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            raise PlatformError(
+                f"#{getattr(channel, 'name', place.channel_id)} takes no messages of its own: "
+                "in a forum, create a thread instead."
+            )
+        sent = await self._send(channel, message)
+        return Posted(place, str(sent.id))
+
+    @_platform_errors("send the direct message")
+    async def dm(self, user_id: str, message: Message) -> Posted:
+        user = self.bot.get_user(int(user_id)) or await self.bot.fetch_user(int(user_id))
+        channel = await user.create_dm()
+        try:
+            sent = await self._send(channel, message)
+        except discord.Forbidden as exc:  # 50007: they do not accept DMs from server members
+            raise PlatformError(
+                f"I can't send {user.display_name} a direct message: they don't accept messages "
+                "from server members."
+            ) from exc
+        return Posted(
+            Place(Platform.DISCORD, str(channel.id), PlaceKind.DM, name=user.display_name), str(sent.id)
+        )
+
+    @_platform_errors("upload the file")
+    async def upload(self, place: Place, file: File, text: str = "") -> Posted:
+        return await self.post(place, Message(text, files=(file,)))
+
+    # -- channels -----------------------------------------------------------------------------
+    async def find_channel(self, name: str) -> Place | None:
+        wanted = name.lstrip("#").strip().lower()
+        for channel in self.guild.channels:
+            if channel.name.lower() == wanted and not isinstance(channel, discord.CategoryChannel):
+                return place_for(channel)
+        return None
+
+    @_platform_errors("create the category")
+    async def create_category(self, name: str) -> str:
+        category = await self.guild.create_category(name[:100])
+        return str(category.id)
+
+    def _category(self, category_id: str) -> discord.CategoryChannel | None:
+        if not category_id:
+            return None
+        category = self.guild.get_channel(int(category_id))
+        if not isinstance(category, discord.CategoryChannel):
+            raise PlatformError(f"There is no category {category_id} on the Discord server.")
+        return category
+
+    def _private_overwrites(self) -> dict:
+        guild = self.guild
+        overwrites: dict = {
+            guild.default_role: discord.PermissionOverwrite(view_channel=False),
+            guild.me: discord.PermissionOverwrite(view_channel=True, send_messages=True),
+        }
+        organizers = discord.utils.get(guild.roles, name=self.bot.organizer_role)
+        if organizers is not None:
+            overwrites[organizers] = discord.PermissionOverwrite(view_channel=True, send_messages=True)
+        return overwrites
+
+    @_platform_errors("create the channel")
+    async def create_channel(
+        self, name: str, *, category_id: str = "", private: bool = False, topic: str = ""
+    ) -> Place:
+        options: dict[str, Any] = {"category": self._category(category_id), "topic": topic[:1024] or None}
+        if private:
+            options["overwrites"] = self._private_overwrites()
+        channel = await self.guild.create_text_channel(name[:100], **options)
+        return place_for(channel)
+
+    @_platform_errors("create the forum")
+    async def create_forum(
+        self, name: str, *, category_id: str = "", topic: str = "", tags: tuple[str, ...] = ()
+    ) -> Place:
+        """A forum channel (Discord only): every post in it is a thread, e.g. for feedback."""
+        forum = await self.guild.create_forum(
+            name[:100],
+            category=self._category(category_id),
+            topic=topic[:4096] or None,
+            available_tags=[discord.ForumTag(name=tag[:20]) for tag in tags[:20]],
+        )
+        return place_for(forum)
+
+    @_platform_errors("start the thread")
+    async def create_thread(self, place: Place, name: str, message: Message) -> Place:
+        parent = await self._channel(place.channel_id)
+        parts = render(Reply(message.text, buttons=tuple(message.buttons), files=tuple(message.files)))
+        if isinstance(parent, discord.ForumChannel):
+            # A forum post is a thread whose first message is sent with it.
+            created = await parent.create_thread(
+                name=name[:100], auto_archive_duration=THREAD_ARCHIVE_MINUTES, **parts[0].kwargs()
+            )
+            thread = created.thread
+            await self._send_parts(thread, parts[1:])
+        else:
+            thread = await parent.create_thread(
+                name=name[:100],
+                type=discord.ChannelType.public_thread,
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+            )
+            await self._send_parts(thread, parts)
+        return place_for(thread)
+
+    @staticmethod
+    async def _send_parts(target: discord.abc.Messageable, parts: list[Outgoing]) -> None:
+        for part in parts:
+            await target.send(**part.kwargs())
+
+    @_platform_errors("add the member")
+    async def add_member(self, place: Place, user_id: str) -> None:
+        if place.thread_id:
+            thread = await self._channel(place.thread_id)
+            await thread.add_user(discord.Object(int(user_id)))
+            return
+        channel = await self._channel(place.channel_id)
+        member = await self._member(user_id)
+        overwrite = channel.overwrites_for(member)
+        overwrite.update(view_channel=True, send_messages=True)
+        await channel.set_permissions(member, overwrite=overwrite)
+
+    @_platform_errors("remove the member")
+    async def remove_member(self, place: Place, user_id: str) -> None:
+        if place.thread_id:
+            thread = await self._channel(place.thread_id)
+            await thread.remove_user(discord.Object(int(user_id)))
+            return
+        channel = await self._channel(place.channel_id)
+        await channel.set_permissions(await self._member(user_id), overwrite=None)
+
+    @_platform_errors("archive it")
+    async def archive(self, place: Place) -> None:
+        """Threads are archived; a channel becomes read-only (Discord channels have no archive)."""
+        if place.thread_id:
+            thread = await self._channel(place.thread_id)
+            await thread.edit(archived=True)
+            return
+        channel = await self._channel(place.channel_id)
+        everyone = self.guild.default_role
+        # Merge into the existing overwrite: replacing it would reveal a private channel.
+        overwrite = channel.overwrites_for(everyone)
+        overwrite.update(send_messages=False, send_messages_in_threads=False, create_public_threads=False)
+        await channel.set_permissions(everyone, overwrite=overwrite)
+
+    # -- roles and events (Discord only) --------------------------------------------------------
+    @_platform_errors("give the role")
+    async def add_role(self, user_id: str, role: str) -> None:
+        """Give `role` (a name or id) to a member, e.g. an opt-in announcements role."""
+        member = await self._member(user_id)
+        await member.add_roles(self._role(role))
+
+    @_platform_errors("remove the role")
+    async def remove_role(self, user_id: str, role: str) -> None:
+        member = await self._member(user_id)
+        await member.remove_roles(self._role(role))
+
+    @_platform_errors("create the event")
+    async def create_scheduled_event(
+        self, name: str, start: dt.datetime, end: dt.datetime, *, location: str, description: str = ""
+    ) -> str:
+        """A guild scheduled event outside Discord (the conference's own venue or link)."""
+        event = await self.guild.create_scheduled_event(
+            name=name[:100],
+            start_time=start,
+            end_time=end,
+            entity_type=discord.EntityType.external,
+            privacy_level=discord.PrivacyLevel.guild_only,
+            location=location[:100],
+            description=description[:1000],
+        )
+        return str(event.id)
+
+
+def _nonce(key: str, index: int) -> str:
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{digest[: NONCE_LENGTH - 2]}{index:02d}"

@@ -1,0 +1,157 @@
+"""Every command in the registry works on Discord, run by a participant and by an organizer.
+
+To cover a new command, add one line to CASES: the options a member types and a fragment of
+what they must see (the reply, or the title of the form that opens). `test_every_command_has_a_
+discord_case` fails for any registry command without a line, and for lines naming no command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from bot.app import App
+from bot.config import load_config
+from bot.core.model import Permission
+from storage import faq as faq_store
+from tests.adapters.conftest import ROOT
+from tests.fakes.discord_server import FakeDiscord
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@dataclass(frozen=True)
+class Case:
+    options: dict[str, Any] = field(default_factory=dict)  # users and channels by name
+    expect: str = ""  # in the reply text, or the title of the modal it opens
+    organizer_expect: str | None = None  # when organizers see something else
+    submit: dict[str, str] | None = None  # a form's answers, by input label
+    expect_submitted: str = ""  # in the reply to those answers
+    # Data the command needs first (say, a proposal to edit): called with the app and the fake
+    # server before the command runs; returns options to add (the id of what it made).
+    prepare: Callable[[App, FakeDiscord], Awaitable[dict[str, Any]]] | None = None
+
+
+async def forwarded_question(app: App, fake: FakeDiscord) -> dict[str, Any]:
+    """A question dana forwarded to the organizers on Discord."""
+    dana = fake.member("dana")["user"]["id"]
+    question = "Is there a quiet room?"
+    log_id = await faq_store.log_question(app.db, app.clock.now(), "discord", dana, question, "unknown", [])
+    item, _ = await faq_store.forward(app.db, log_id, "discord", dana, "dana", question, app.clock.now())
+    return {"id": item.id}
+
+
+async def forwarded_question_only(app: App, fake: FakeDiscord) -> dict[str, Any]:
+    await forwarded_question(app, fake)
+    return {}
+
+
+async def unanswered_question(app: App, fake: FakeDiscord) -> dict[str, Any]:
+    await faq_store.log_question(
+        app.db, app.clock.now(), "discord", "1", "Is there a dress code?", "unknown", []
+    )
+    return {}
+
+
+CASES: dict[str, Case] = {
+    "help": Case(expect="Here is what I can do in Challenging Norms"),
+    "about": Case(expect="**Challenging Norms: Uplifting Anti-Racist Work"),
+    "timezone": Case({"zone": "America/Chicago"}, expect="Done: I'll show you times in America/Chicago."),
+    "faq ask": Case({"question": "How much does it cost to attend?"}, expect="the conference is free"),
+    "faq reply": Case(
+        {"answer": "Yes, room 2."}, expect="Sent your answer to dana privately.", prepare=forwarded_question
+    ),
+    "faq inbox": Case(expect="Waiting for an answer", prepare=forwarded_question_only),
+    "faq gaps": Case(expect="questions I could not answer with confidence", prepare=unanswered_question),
+    "faq list": Case(expect="I can answer these"),
+    "faq add": Case(
+        expect="New FAQ entry",
+        submit={
+            "Id (lowercase-with-dashes)": "parking",
+            "Question": "Where can I park?",
+            "Answer": "The conference is virtual: no parking needed.",
+        },
+        expect_submitted="Saved `parking`.",
+    ),
+    "faq edit": Case({"id": "cost"}, expect="Edit FAQ entry", submit={}, expect_submitted="Saved `cost`."),
+    "faq remove": Case({"id": "poster"}, expect="Removed `poster`"),
+}
+
+REGISTRY = App.registry_for(load_config(ROOT / "config.toml"))
+
+
+async def test_every_command_has_a_discord_case():
+    missing = sorted(set(REGISTRY.commands) - set(CASES))
+    stale = sorted(set(CASES) - set(REGISTRY.commands))
+    assert not missing, f"commands without a Discord test; add them to CASES in {__file__}: {missing}"
+    assert not stale, f"CASES names commands that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("role", ["participant", "organizer"])
+@pytest.mark.parametrize("name", list(REGISTRY.commands))
+async def test_command_on_discord(discord_strict, name: str, role: str):
+    world = discord_strict
+    fake = world.fake
+    case = CASES.get(name)
+    if case is None:
+        pytest.fail(f"/{name} has no Discord-level test: add a line for it to CASES in {__file__}")
+    member = world.participant if role == "participant" else world.organizer
+    command = REGISTRY.get(name)
+    organizer_only = command.permission >= Permission.ORGANIZER
+    # Discord hides a top-level command or a whole group, never one subcommand of a group.
+    siblings = [c for c in REGISTRY.commands.values() if c.path[0] == command.path[0]]
+    hidden = all(c.permission >= Permission.ORGANIZER for c in siblings)
+    assert fake.can_see(member, name) == (role == "organizer" or not hidden)
+    options = dict(case.options)
+    if case.prepare is not None:
+        options |= await case.prepare(world.app, fake)
+
+    # A hidden command is run as if a server admin had granted it to everyone: the bot itself
+    # must still refuse it.
+    seen = await fake.slash(member, name, options, override_permissions=True)
+
+    if organizer_only and role == "participant":
+        assert f"Sorry, only organizers can use /{name}." in seen.text
+        assert seen.ephemeral
+        return
+    expected = case.organizer_expect if role == "organizer" and case.organizer_expect else case.expect
+    shown = seen.modal["title"] if seen.modal else seen.text
+    assert expected in shown, f"/{name} as {role} showed: {shown!r}"
+    if case.submit is not None:
+        assert seen.modal is not None, f"/{name} opened no form; it said {seen.text!r}"
+        done = await fake.submit_modal(member, seen, case.submit)
+        assert case.expect_submitted in done.text, done.text
+
+
+async def test_help_lists_what_the_member_may_use(discord_strict):
+    world = discord_strict
+    participant_help = await world.fake.slash(world.participant, "help")
+    organizer_help = await world.fake.slash(world.organizer, "help")
+    for command in REGISTRY.commands.values():
+        assert f"**/{command.name}**" in organizer_help.text
+        listed = f"**/{command.name}**" in participant_help.text
+        assert listed == (command.permission < Permission.ORGANIZER)
+
+
+async def test_help_about_one_command(discord_strict):
+    world = discord_strict
+    seen = await world.fake.slash(world.participant, "help", {"command": "timezone"})
+    assert seen.text.startswith("**/timezone <zone>**: Set the time zone")
+
+
+async def test_timezone_autocomplete_comes_from_the_cog(discord_strict):
+    world = discord_strict
+    choices = await world.fake.autocomplete(world.participant, "timezone", "zone", "chicago")
+    assert {"name": "America/Chicago", "value": "America/Chicago"} in choices
+    everything = await world.fake.autocomplete(world.participant, "timezone", "zone", "")
+    assert len(everything) == 25
+
+
+async def test_a_mistyped_option_gets_a_specific_answer(discord_strict):
+    world = discord_strict
+    seen = await world.fake.slash(world.participant, "timezone", {"zone": "Mars/Olympus"})
+    assert "I don't know the time zone 'Mars/Olympus'" in seen.text
+    assert seen.ephemeral
