@@ -1,0 +1,331 @@
+"""The Platform port on Slack's Web API: post, DM, channels, membership, archive, upload.
+
+Sends to one channel are paced (about one message a second, with a small burst) and serialized,
+so a rate-limited channel delays its own queue in order without holding up other channels. A post
+carrying a dedupe key is marked with message metadata; when Slack fails with a server error after
+possibly posting, the port looks for the marker before posting again, so the message appears once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack_blocks import message_bodies
+from bot.core.model import File, Message, Place, PlaceKind, Platform, Posted
+from bot.core.port import PlatformError
+
+log = logging.getLogger(__name__)
+
+DELIVERY_EVENT = "bot_delivery"  # the metadata event_type marking the bot's keyed posts
+_CHANNEL_NAME = re.compile(r"[^a-z0-9_-]+")
+
+
+class Pacer:
+    """Per-channel token bucket: `burst` sends at once, then one per `interval` seconds.
+
+    Holding a channel's lock for the whole send (including the Web client's 429 retries) keeps
+    that channel's messages in order and stops a rate-limited channel from being hammered."""
+
+    def __init__(self, interval: float = 1.0, burst: int = 3, clock: Callable[[], float] = time.monotonic):
+        self.interval = interval
+        self.burst = burst
+        self._clock = clock
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
+
+    @asynccontextmanager
+    async def slot(self, channel: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(channel, asyncio.Lock())
+        async with lock:
+            # Sleeping for a computed refill time, not polling a condition another task sets.
+            while (wait := self._take(channel)) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(wait)
+            yield
+
+    def _take(self, channel: str) -> float:
+        now = self._clock()
+        tokens, at = self._buckets.get(channel, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) / self.interval if self.interval else self.burst)
+        if tokens >= 1:
+            self._buckets[channel] = (tokens - 1, now)
+            return 0.0
+        self._buckets[channel] = (tokens, now)
+        return (1 - tokens) * self.interval
+
+
+def slack_channel_name(name: str) -> str:
+    """Slack's rules: lowercase letters, digits, '-' and '_', at most 80 characters."""
+    cleaned = _CHANNEL_NAME.sub("-", name.strip().lstrip("#").lower()).strip("-")
+    return cleaned[:80] or "channel"
+
+
+def _error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+
+
+class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """Waits what Slack's `Retry-After` asks, with a little jitter (the built-in handler adds up
+    to a whole second, which doubles short waits)."""
+
+    async def prepare_for_next_attempt_async(self, *, state, request, response=None, error=None) -> None:
+        if response is None:
+            raise error  # type: ignore[misc]
+        header = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
+        try:
+            delay = float(header[0] if isinstance(header, list) else header)
+        except ValueError:
+            delay = 1.0
+        state.next_attempt_requested = True
+        log.info("Slack rate-limited %s; waiting %.1f s", request.url.rsplit("/", 1)[-1], delay)
+        await asyncio.sleep(max(0.0, delay) * (1 + random.random() * 0.1))
+        state.increment_current_attempt()
+
+
+class IdempotentServerErrorRetry(AsyncServerErrorRetryHandler):
+    """Retries 500/503 except for calls that may have taken effect before failing: those
+    (posting, sharing a file) are retried by the port, which checks for the message first."""
+
+    NOT_SAFE = ("chat.postMessage", "files.completeUploadExternal")
+
+    async def _can_retry_async(self, *, state, request, response=None, error=None) -> bool:
+        if request.url.endswith(self.NOT_SAFE):
+            return False
+        return await super()._can_retry_async(state=state, request=request, response=response, error=error)
+
+
+def web_client(token: str, base_url: str, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+    """The Web API client with retries for dropped connections, 429s and server errors."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        session=session,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitRetry(max_retry_count=6),
+            IdempotentServerErrorRetry(max_retry_count=2),
+        ],
+    )
+
+
+class SlackPort:
+    platform = Platform.SLACK
+
+    def __init__(self, client: AsyncWebClient, render: Callable[[str], str], pacer: Pacer | None = None):
+        self.client = client
+        self.render = render
+        self.pacer = pacer or Pacer()
+        self._dm_channels: dict[str, str] = {}
+
+    # -- posting -------------------------------------------------------------------------------
+    async def post(self, place: Place, message: Message) -> Posted:
+        has_body = bool(message.text.strip() or message.buttons)
+        bodies = message_bodies(self.render(message.text), message.buttons) if has_body else []
+        first = ""
+        for part, body in enumerate(bodies):
+            key = f"{message.dedupe_key}#{part}" if message.dedupe_key else ""
+            ts = await self.send_body(place, body, key)
+            first = first or ts
+        for file in message.files:
+            posted = await self.upload(place, file)
+            first = first or posted.message_id
+        return Posted(place, first)
+
+    async def send_body(self, place: Place, body: dict[str, Any], key: str = "") -> str:
+        """Post one rendered `{text, blocks}` body; returns the message ts."""
+        args: dict[str, Any] = {
+            "channel": place.channel_id,
+            **body,
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        if place.thread_id:
+            args["thread_ts"] = place.thread_id
+        if key:
+            args["metadata"] = {"event_type": DELIVERY_EVENT, "event_payload": {"key": key}}
+        async with self.pacer.slot(place.channel_id):
+            for attempt in range(3):
+                try:
+                    response = await self.client.chat_postMessage(**args)
+                    return str(response["ts"])
+                except SlackApiError as exc:
+                    if _error(exc) == "not_in_channel" and attempt == 0 and await self._join(place):
+                        continue
+                    if exc.response.status_code >= 500 and attempt < 2:
+                        # Slack may have posted before failing: look before posting again.
+                        found = await self._find_marker(place, key) if key else None
+                        if found:
+                            return found
+                        log.warning("chat.postMessage failed with %s; trying again", _error(exc))
+                        await asyncio.sleep(0.5 * (attempt + 1))
+                        continue
+                    raise PlatformError(f"Slack refused the message: {_error(exc)}") from exc
+        raise PlatformError("Slack refused the message")  # pragma: no cover (loop always returns)
+
+    async def _find_marker(self, place: Place, key: str) -> str | None:
+        try:
+            if place.thread_id:
+                response = await self.client.conversations_replies(
+                    channel=place.channel_id, ts=place.thread_id, limit=100, include_all_metadata=True
+                )
+            else:
+                response = await self.client.conversations_history(
+                    channel=place.channel_id, limit=50, include_all_metadata=True
+                )
+        except SlackApiError as exc:
+            log.warning("could not check for an earlier delivery: %s", _error(exc))
+            return None
+        for found in response.get("messages") or []:
+            metadata = found.get("metadata") or {}
+            if metadata.get("event_type") == DELIVERY_EVENT and (
+                (metadata.get("event_payload") or {}).get("key") == key
+            ):
+                return str(found["ts"])
+        return None
+
+    async def _join(self, place: Place) -> bool:
+        """Join a public channel the bot is not in (Slack answers `not_in_channel`)."""
+        try:
+            await self.client.conversations_join(channel=place.channel_id)
+            return True
+        except SlackApiError as exc:
+            log.info("cannot join %s: %s", place.channel_id, _error(exc))
+            return False
+
+    async def dm(self, user_id: str, message: Message) -> Posted:
+        return await self.post(await self.dm_place(user_id), message)
+
+    async def dm_place(self, user_id: str) -> Place:
+        channel = self._dm_channels.get(user_id)
+        if channel is None:
+            try:
+                response = await self.client.conversations_open(users=user_id)
+            except SlackApiError as exc:
+                raise PlatformError(f"Slack could not open a direct message: {_error(exc)}") from exc
+            channel = self._dm_channels[user_id] = str(response["channel"]["id"])
+        return Place(Platform.SLACK, channel, PlaceKind.DM, name=user_id)
+
+    async def upload(self, place: Place, file: File, text: str = "") -> Posted:
+        args: dict[str, Any] = {
+            "channel": place.channel_id,
+            "content": file.content,
+            "filename": file.name,
+            "title": file.name,
+        }
+        if text:
+            args["initial_comment"] = self.render(text)
+        if place.thread_id:
+            args["thread_ts"] = place.thread_id
+        async with self.pacer.slot(place.channel_id):
+            for attempt in range(2):
+                try:
+                    response = await self.client.files_upload_v2(**args)
+                    return Posted(place, str(response["file"]["id"]))
+                except SlackApiError as exc:
+                    if _error(exc) == "not_in_channel" and attempt == 0 and await self._join(place):
+                        continue
+                    raise PlatformError(f"Slack refused the file {file.name}: {_error(exc)}") from exc
+        raise PlatformError(f"Slack refused the file {file.name}")  # pragma: no cover
+
+    # -- channels ------------------------------------------------------------------------------
+    async def find_channel(self, name: str) -> Place | None:
+        wanted = slack_channel_name(name)
+        cursor = None
+        while True:
+            try:
+                response = await self.client.conversations_list(
+                    types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor
+                )
+            except SlackApiError as exc:
+                raise PlatformError(f"Slack could not list channels: {_error(exc)}") from exc
+            for channel in response.get("channels") or []:
+                if channel.get("name") == wanted:
+                    return Place(Platform.SLACK, channel["id"], name=channel["name"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    async def create_category(self, name: str) -> str:
+        return ""  # Slack has no channel categories
+
+    async def create_channel(
+        self, name: str, *, category_id: str = "", private: bool = False, topic: str = ""
+    ) -> Place:
+        slack_name = slack_channel_name(name)
+        try:
+            response = await self.client.conversations_create(name=slack_name, is_private=private)
+            place = Place(Platform.SLACK, response["channel"]["id"], name=slack_name)
+        except SlackApiError as exc:
+            if _error(exc) != "name_taken":
+                raise PlatformError(f"Slack could not create #{slack_name}: {_error(exc)}") from exc
+            # Setting up the event twice must not fail or duplicate: reuse the channel.
+            existing = await self.find_channel(slack_name)
+            if existing is None:
+                raise PlatformError(
+                    f"#{slack_name} exists but the bot cannot see it (archived, or private without "
+                    "the bot); unarchive it or choose another name."
+                ) from exc
+            return existing
+        if topic:
+            try:
+                await self.client.conversations_setTopic(channel=place.channel_id, topic=topic[:250])
+            except SlackApiError as exc:
+                log.warning("could not set the topic of #%s: %s", slack_name, _error(exc))
+        return place
+
+    async def create_thread(self, place: Place, name: str, message: Message) -> Place:
+        # Slack threads have no names: the name heads the thread's first message.
+        first = Message(f"**{name}**\n{message.text}", message.buttons, message.files, message.dedupe_key)
+        posted = await self.post(Place(Platform.SLACK, place.channel_id, name=place.name), first)
+        return Place(Platform.SLACK, place.channel_id, PlaceKind.THREAD, posted.message_id, name=name)
+
+    async def add_member(self, place: Place, user_id: str) -> None:
+        # Slack has no per-thread membership: being in a thread means being in its channel.
+        for attempt in range(2):
+            try:
+                await self.client.conversations_invite(channel=place.channel_id, users=user_id)
+                return
+            except SlackApiError as exc:
+                error = _error(exc)
+                if error in ("already_in_channel", "cant_invite_self"):
+                    return
+                if error == "not_in_channel" and attempt == 0 and await self._join(place):
+                    continue
+                raise PlatformError(f"Slack could not add that person: {error}") from exc
+
+    async def remove_member(self, place: Place, user_id: str) -> None:
+        try:
+            await self.client.conversations_kick(channel=place.channel_id, user=user_id)
+        except SlackApiError as exc:
+            if _error(exc) != "not_in_channel":  # already gone is what was asked
+                raise PlatformError(f"Slack could not remove that person: {_error(exc)}") from exc
+
+    async def archive(self, place: Place) -> None:
+        if place.kind is PlaceKind.THREAD:
+            return  # Slack threads cannot be archived; they simply go quiet
+        for attempt in range(2):
+            try:
+                await self.client.conversations_archive(channel=place.channel_id)
+                return
+            except SlackApiError as exc:
+                error = _error(exc)
+                if error == "already_archived":
+                    return
+                if error == "not_in_channel" and attempt == 0 and await self._join(place):
+                    continue
+                raise PlatformError(f"Slack could not archive the channel: {error}") from exc

@@ -1,0 +1,91 @@
+"""Every registry command, typed as a real slash command into the served Slack app.
+
+TO COVER A NEW COMMAND, add one line to COMMANDS: the text typed after the slash → a fragment of
+the answer everyone allowed to use it sees (matched against the Slack message text; avoid markup).
+Use `Modal("title words")` when the command opens a form. Each line runs as a participant and as
+an organizer; for an organizer-only command the participant's refusal is checked automatically.
+`test_every_command_has_a_slack_test` fails for any command without a line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from bot.adapters.slack_text import escape
+from bot.app import App
+from bot.core.dispatch import resolve_command
+from bot.core.model import Permission
+from tests.adapters import slack_fixtures
+from tests.adapters.slack_fixtures import (
+    ACK_LIMIT,
+    ORGANIZER,
+    PARTICIPANT,
+    visible_text,
+)
+
+# Fixtures, bound by name so pytest finds them here.
+fake_slack, slack = slack_fixtures.fake_slack, slack_fixtures.slack
+
+
+@dataclass(frozen=True)
+class Modal:
+    """The command opens a modal whose title contains `title`."""
+
+    title: str
+
+
+COMMANDS: dict[str, str | Modal] = {
+    "help": "Here is what I can do",
+    "help about": "/about",
+    "about": "Challenging Norms",
+    "timezone America/Chicago": "America/Chicago",
+    "faq when is the conference": "The conference runs on",  # the group's default: /faq ask
+    "faq list": "I can answer these",
+    "faq add": Modal("New FAQ entry"),
+    "faq edit dates": Modal("Edit FAQ entry"),
+    "faq remove dates": "Removed `dates`",
+    "faq inbox": "No forwarded questions are waiting",
+    "faq gaps": "No unanswered or uncertain questions",
+    "faq reply 1 Yes, it is free.": "There is no forwarded question #1",
+}
+
+
+def test_every_command_has_a_slack_test(config):
+    registry = App.registry_for(config)
+    covered = {resolve_command(registry, text)[0] for text in COMMANDS}
+    missing = sorted(set(registry.commands) - covered)
+    assert not missing, (
+        "These commands have no Slack-level test; add a line for each to COMMANDS in "
+        f"{__file__}: {', '.join('/' + m for m in missing)}"
+    )
+
+
+@pytest.mark.parametrize("who", [PARTICIPANT, ORGANIZER])
+@pytest.mark.parametrize("text", list(COMMANDS))
+async def test_command_on_slack(slack, text, who):
+    name, _ = resolve_command(slack.app.registry, text)
+    command = slack.app.registry.get(name)
+    refused = command.permission is Permission.ORGANIZER and who != ORGANIZER
+
+    sent = await slack.command(f"/{escape(text)}", user=who)  # Slack escapes &, <, > in command text
+
+    assert sent.status == 200 and sent.text == ""  # an empty acknowledgement, at once
+    assert sent.elapsed < ACK_LIMIT
+    await slack.idle()
+    expected = COMMANDS[text]
+    if isinstance(expected, Modal) and not refused:
+        opened = slack.fake.calls_to("views.open")
+        assert len(opened) == 1 and expected.title in opened[0].args["view"]["title"]["text"]
+        return
+    reply = await slack.reply_to(sent)
+    shown = visible_text(reply)
+    if refused:
+        assert "only organizers" in shown
+        assert not slack.fake.calls_to("views.open")
+    else:
+        assert expected in shown, shown
+        assert "Something went wrong" not in shown
+    # The person was looked up (name, time zone) for the answer.
+    assert any(c.args.get("user") == who for c in slack.fake.calls_to("users.info"))
