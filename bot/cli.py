@@ -49,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", parents=[common], help="validate a config file")
     check.add_argument("path", nargs="?", help="the file (default: --config)")
     sub.add_parser("slack-manifest", parents=[common], help="print the Slack app manifest (JSON)")
+    faq = sub.add_parser("faq", parents=[common], help="FAQ tools for organizers")
+    faq_sub = faq.add_subparsers(dest="faq_action", required=True)
+    faq_ask = faq_sub.add_parser("ask", parents=[common], help="ask the FAQ a question")
+    faq_ask.add_argument("question")
+    faq_ask.add_argument("--json", action="store_true", help="print the decision as JSON")
+    faq_check = faq_sub.add_parser("check", parents=[common], help="score lines 'expected_id<TAB>question'")
+    faq_check.add_argument("file")
+    faq_export = faq_sub.add_parser("export", parents=[common], help="write the FAQ with runtime changes")
+    faq_export.add_argument("path", nargs="?", help="the file to write (default: print it)")
     db = sub.add_parser("db", parents=[common], help="database tools")
     db_sub = db.add_subparsers(dest="db_action", required=True)
     backup = db_sub.add_parser("backup", parents=[common], help="copy the live database safely")
@@ -97,14 +106,20 @@ def make_clock(args: argparse.Namespace, config: Config) -> Clock:
 
 
 def check_config(path: str | None) -> int:
+    from cogs.faq.knowledge import KnowledgeError, load_entries
+
     try:
         config = load_config(path)
     except ConfigError as exc:
         return report_config_problems(exc)
+    try:
+        entries = load_entries(config.resolve(config.faq.path))
+    except KnowledgeError as exc:
+        return report_config_problems(ConfigError(config_path(path), [f"faq.path: {exc}"]))
     print(
         f"{config_path(path)} is valid: {config.conference.short_name}, "
         f"{len(config.conference.dates)} day(s) from {config.conference.dates[0]}, "
-        f"proposals due {config.deadline:%Y-%m-%d %H:%M %Z}."
+        f"proposals due {config.deadline:%Y-%m-%d %H:%M %Z}; {len(entries)} FAQ entries."
     )
     return 0
 
@@ -137,11 +152,40 @@ async def dispatch(args: argparse.Namespace, config: Config, clock: Clock) -> in
         return 0
     app = await App.open(config, clock)
     try:
+        if args.action == "faq":
+            return await faq_tool(app, args)
         if args.action == "console":
             return await run_console(app, args.user, args.organizer, args.channel)
         return await run_platforms(app)
     finally:
         await app.close()
+
+
+async def faq_tool(app: App, args: argparse.Namespace) -> int:
+    from cogs.faq import tools
+
+    if args.faq_action == "ask":
+        print(await tools.ask(app, args.question, args.json))
+        return 0
+    if args.faq_action == "check":
+        path = Path(args.file)
+        if not path.exists():
+            print(f"error: {path} not found", file=sys.stderr)
+            return 2
+        try:
+            report, _ = await tools.check_file(app, path)
+        except ValueError as exc:
+            print(f"error: {path}: {exc}", file=sys.stderr)
+            return 2
+        print(report)
+        return 0
+    text = await tools.export(app)
+    if args.path:
+        Path(args.path).write_text(text, encoding="utf-8")
+        print(f"wrote {args.path}")
+    else:
+        print(text, end="")
+    return 0
 
 
 async def run_console(app: App, user: str = "you", organizer: bool = False, channel: str = "lobby") -> int:

@@ -10,7 +10,7 @@ import datetime as dt
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -137,6 +138,13 @@ class SlackSettings(Section):
     port: int = Field(default=3000, ge=1, le=65535)
 
 
+class FaqSettings(Section):
+    path: Path = Path("faq.toml")
+    # Channels where the bot answers plain messages (only on confident matches); also when mentioned.
+    help_channels: list[str] = ["help"]
+    engine: Literal["auto", "embedding", "lexical"] = "auto"
+
+
 class Config(Section):
     conference: Conference
     proposals: Proposals
@@ -148,6 +156,8 @@ class Config(Section):
     roles: Roles = Roles()
     discord: DiscordSettings = DiscordSettings()
     slack: SlackSettings = SlackSettings()
+    faq: FaqSettings = FaqSettings()
+    _base: Path = PrivateAttr(default=Path("."))
 
     @field_validator("areas")
     @classmethod
@@ -174,7 +184,11 @@ class Config(Section):
         return dt.datetime.combine(self.conference.dates[0], dt.time(0, 0), tzinfo=self.zone)
 
     def database_path(self) -> Path:
-        return Path(os.environ.get("BOT_DB") or self.storage.path)
+        return Path(os.environ.get("BOT_DB") or self.resolve(self.storage.path))
+
+    def resolve(self, path: Path) -> Path:
+        """Relative paths in the file are relative to the file, not to where the bot starts."""
+        return path if path.is_absolute() else self._base / path
 
 
 def _unique_ids(items: list[Choice]) -> list[Choice]:
@@ -207,9 +221,11 @@ def load_config(path: str | Path | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
     try:
-        return Config.model_validate(raw)
+        config = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(path, [_describe(error) for error in exc.errors()]) from None
+    config._base = path.resolve().parent
+    return config
 
 
 def _describe(error: dict) -> str:

@@ -1,5 +1,6 @@
 """Features, written once against the core vocabulary; none of them knows a platform."""
 
+from cogs.faq import FaqCog
 from cogs.general import GeneralCog
 
-ALL_COGS: list[type] = [GeneralCog]
+ALL_COGS: list[type] = [GeneralCog, FaqCog]

@@ -356,9 +356,10 @@ class Console:
         if field.placeholder and not current:
             hint += f"; e.g. {field.placeholder}"
         shown = f" [{current}]" if current else ""
-        answer = await self.reader.read(f"{field.label} ({hint}){shown}: ")
-        if not self.reader.interactive:
-            self._print(f"{field.label}: {answer}")
+        prompt = f"{field.label} ({hint}){shown}: "
+        answer = await self.reader.read(prompt)
+        if not self.reader.interactive:  # a transcript shows each prompt with its answer
+            self._print(prompt + answer)
         if answer.strip() == ":cancel":
             return None
         if field.kind == FieldKind.PARAGRAPH:

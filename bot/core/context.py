@@ -21,6 +21,7 @@ class Context:
     place: Place
     platform: PlatformPort | None
     options: dict[str, Any] = field(default_factory=dict)
+    mentioned: bool = False  # a plain message that addressed the bot
 
     @property
     def config(self):

@@ -137,11 +137,19 @@ class Dispatcher:
         return await self._guarded(f"form {form_id}", ctx, lambda: route.handler(ctx, clean, state))
 
     async def message(
-        self, text: str, actor: Actor, place: Place, platform: PlatformPort | None = None
+        self,
+        text: str,
+        actor: Actor,
+        place: Place,
+        platform: PlatformPort | None = None,
+        mentioned: bool = False,
     ) -> list[Reply]:
-        """Offer a plain message to every listener; collect the replies of those that answer."""
+        """Offer a plain message to every listener; collect the replies of those that answer.
+
+        `mentioned` is True when the message addressed the bot (an @-mention or a DM)."""
         replies = []
         ctx = await self._context(actor, place, platform)
+        ctx.mentioned = mentioned
         for name, route in self.registry.listeners.items():
             outcome = await self._guarded(f"listener {name}", ctx, lambda r=route: r.handler(ctx, text))
             if isinstance(outcome, Reply):
@@ -218,10 +226,14 @@ def resolve_command(registry, text: str) -> tuple[str | None, str]:
     first = words[0].lower()
     if len(words) > 1 and registry.get(f"{first} {words[1].lower()}"):
         return f"{first} {words[1].lower()}", words[2] if len(words) > 2 else ""
+    after_first = text.strip().lstrip("/")[len(words[0]) :].strip()
     if registry.get(first):
-        return first, text.strip().lstrip("/")[len(words[0]) :].strip()
+        return first, after_first
+    default = registry.group_default(first)
+    if default and not (len(words) == 2 and words[1].lower() == "help"):
+        return default.name, after_first
     if registry.subcommands(first):
-        return first, " ".join(words[1:])  # a group without a valid subcommand
+        return first, after_first  # a group without a valid subcommand: the caller shows usage
     return None, ""
 
 

@@ -81,6 +81,8 @@ class Command:
     handler: Handler
     options: tuple[Option, ...] = ()
     permission: Permission = Permission.PARTICIPANT
+    # On text platforms, `/group words…` that name no subcommand run this one ('/faq where is it').
+    group_default: bool = False
 
     @property
     def path(self) -> tuple[str, ...]:

@@ -42,10 +42,21 @@ def _mark(kind: str, **data: Any) -> Callable:
 
 
 def command(
-    name: str, description: str, *options: Option, permission: Permission = Permission.PARTICIPANT
+    name: str,
+    description: str,
+    *options: Option,
+    permission: Permission = Permission.PARTICIPANT,
+    group_default: bool = False,
 ) -> Callable:
     """Mark a cog method `async def handler(self, ctx) -> Reply | Form` as a command."""
-    return _mark("command", name=name, description=description, options=options, permission=permission)
+    return _mark(
+        "command",
+        name=name,
+        description=description,
+        options=options,
+        permission=permission,
+        group_default=group_default,
+    )
 
 
 def button(prefix: str, permission: Permission = Permission.PARTICIPANT) -> Callable:
@@ -123,6 +134,8 @@ class Registry:
             raise RegistryError(f"/{parent} is a command, so it cannot also be a group")
         if not command.group and any(c.group == parent for c in self.commands.values()):
             raise RegistryError(f"/{parent} is a group, so it cannot also be a command")
+        if command.group_default and (not command.group or self.group_default(parent)):
+            raise RegistryError(f"/{command.name}: only one subcommand of a group can be its default")
         if command.group and len(self.subcommands(parent)) >= MAX_OPTIONS:
             raise RegistryError(f"/{parent} has more than {MAX_OPTIONS} subcommands ({child})")
         self.commands[command.name] = command
@@ -147,6 +160,9 @@ class Registry:
 
     def subcommands(self, group: str) -> list[Command]:
         return [c for c in self.commands.values() if c.group == group]
+
+    def group_default(self, group: str) -> Command | None:
+        return next((c for c in self.subcommands(group) if c.group_default), None)
 
     def visible_to(self, is_organizer: bool) -> list[Command]:
         level = Permission.ORGANIZER if is_organizer else Permission.PARTICIPANT

