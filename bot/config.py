@@ -86,6 +86,8 @@ class Conference(Section):
 class Proposals(Section):
     deadline: dt.date
     per_person_limit: int = Field(default=5, ge=1, le=100)
+    # Post a note in the organizers' channel for every new intent.
+    notify_organizers: bool = True
     types: list[Choice] = Field(min_length=1)
 
     @field_validator("types")

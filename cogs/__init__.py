@@ -2,5 +2,6 @@
 
 from cogs.faq import FaqCog
 from cogs.general import GeneralCog
+from cogs.proposals import ProposalsCog
 
-ALL_COGS: list[type] = [GeneralCog, FaqCog]
+ALL_COGS: list[type] = [GeneralCog, FaqCog, ProposalsCog]

@@ -6,9 +6,12 @@ transaction together with its row in `schema_version`, so a crash never leaves o
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import sqlite3
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +52,35 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: Path):
         self.conn = conn
         self.path = path
+        # One connection serves every coroutine: a transaction holds this lock so no other
+        # coroutine's statements run inside it.
+        self._transaction_lock = asyncio.Lock()
+
+        self._owner: asyncio.Task | None = None
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Database]:
+        async with self._transaction_lock:
+            self._owner = asyncio.current_task()
+            try:
+                await self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self
+                except BaseException:
+                    await self.conn.execute("ROLLBACK")
+                    raise
+                await self.conn.execute("COMMIT")
+            finally:
+                self._owner = None
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """Wait for another coroutine's open transaction to end (its own statements pass)."""
+        if self._owner is not None and self._owner is asyncio.current_task():
+            yield
+            return
+        async with self._transaction_lock:
+            yield
 
     @classmethod
     async def open(cls, path: str | Path, migrations: Path = MIGRATIONS) -> Database:
@@ -125,14 +157,15 @@ class Database:
 
     # Small helpers so repositories stay short.
     async def execute(self, sql: str, params: tuple = ()) -> aiosqlite.Cursor:
-        return await self.conn.execute(sql, params)
+        async with self._turn():
+            return await self.conn.execute(sql, params)
 
     async def fetchone(self, sql: str, params: tuple = ()) -> aiosqlite.Row | None:
-        async with self.conn.execute(sql, params) as cur:
+        async with self._turn(), self.conn.execute(sql, params) as cur:
             return await cur.fetchone()
 
     async def fetchall(self, sql: str, params: tuple = ()) -> list[aiosqlite.Row]:
-        async with self.conn.execute(sql, params) as cur:
+        async with self._turn(), self.conn.execute(sql, params) as cur:
             return list(await cur.fetchall())
 
 

@@ -322,7 +322,9 @@ class Console:
         values = {f.name: form.values.get(f.name, f.default) for f in form.fields}
         given = {k: v for k, v in inline.items() if form.field(k)}
         values.update({k: choice_value(form.field(k), v) for k, v in given.items()})
-        todo = [f for f in form.fields if f.name not in given and (f.required or not given)]
+        # Fields typed inline are answered; with any inline, only missing required fields are asked.
+        known = set(given) | ({k for k, v in form.values.items() if v} if given else set())
+        todo = [f for f in form.fields if f.name not in known and (f.required or not given)]
         if todo:
             self._print(
                 f"{form.title}: answer each prompt (Enter keeps the value in brackets; :cancel stops)."

@@ -58,7 +58,8 @@ class Option:
     description: str
     kind: OptionKind = OptionKind.TEXT
     required: bool = True
-    choices: tuple[Choice, ...] = ()
+    # Fixed choices, or a function of the cog returning them (for choices that come from config).
+    choices: tuple[Choice, ...] | Callable[[Any], Sequence[Choice]] = ()
     min_value: int | None = None
     max_value: int | None = None
     max_length: int | None = None

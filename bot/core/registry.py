@@ -6,6 +6,7 @@ Cogs are plain classes whose methods are marked with `@command`, `@button` and `
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -110,7 +111,8 @@ class Registry:
             for kind, data in getattr(func, _MARK, []):
                 bound = getattr(cog, attr)
                 if kind == "command":
-                    self.add_command(Command(handler=bound, **data))
+                    options = tuple(_bind_choices(o, cog) for o in data["options"])
+                    self.add_command(Command(handler=bound, **(data | {"options": options})))
                 elif kind == "button":
                     self._add_route(self.buttons, data["prefix"], bound, data["permission"])
                 elif kind == "listener":
@@ -175,6 +177,13 @@ class Registry:
             for c in sorted(self.commands.values(), key=lambda c: c.name)
         ]
         return hashlib.sha256(json.dumps(shape).encode()).hexdigest()
+
+
+def _bind_choices(option: Option, cog: object) -> Option:
+    """Choices given as a function of the cog come from its config (submission types, areas)."""
+    if callable(option.choices):
+        return dataclasses.replace(option, choices=tuple(option.choices(cog)))
+    return option
 
 
 def _option_shape(option: Option) -> list:

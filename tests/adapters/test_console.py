@@ -24,6 +24,16 @@ CONSOLE_CASES = {
     "faq reply": ("/faq reply 7 Hello", "There is no forwarded question #7"),
     "faq inbox": ("/faq inbox", "No forwarded questions are waiting"),
     "faq gaps": ("/faq gaps", "No unanswered or uncertain questions so far"),
+    "propose": ("/propose type=poster", "Proposal intent: answer each prompt"),
+    "proposals mine": ("/proposals mine", "You have no proposal intents yet"),
+    "proposals edit": ("/proposals edit 3", "You have no intent #3"),
+    "proposals submitted": ("/proposals submitted 3", "You have no intent #3"),
+    "proposals withdraw": ("/proposals withdraw 3", "You have no intent #3"),
+    "proposals extend": ("/proposals extend ana 2023-07-07T17:00", "ana can start and edit proposal intents"),
+    "proposals button": ("/proposals button", "[1] Start a proposal"),
+    "proposals list": ("/proposals list state=submitted", "No intents match."),
+    "proposals stats": ("/proposals stats", "No intents yet."),
+    "proposals export": ("/proposals export", "0 intent(s), one row each."),
 }
 
 
