@@ -13,6 +13,8 @@ from bot.core.dispatch import Dispatcher
 from bot.core.model import Platform
 from bot.core.port import PlatformPort
 from bot.core.registry import Registry
+from bot.delivery import Deliveries
+from bot.scheduler import Timer
 from storage.db import Database
 
 
@@ -28,6 +30,8 @@ class App:
         for cog in self.cogs:
             self.registry.add_cog(cog)
         self.dispatcher = Dispatcher(self)
+        self.deliveries = Deliveries(self)
+        self.timer: Timer | None = None  # started once the platforms are connected
         # Every connected platform's port, for features that reach all of them (announcements).
         self.platforms: dict[Platform, PlatformPort] = {}
 
@@ -46,7 +50,16 @@ class App:
         db = await Database.open(config.database_path())
         return cls(config, db, clock or Clock())
 
+    async def start_timer(self) -> Timer:
+        """Reconcile the ledger, deliver what is overdue, and keep time for what is to come."""
+        if self.timer is None:
+            self.timer = Timer(self.deliveries)
+            await self.timer.start()
+        return self.timer
+
     async def close(self) -> None:
+        if self.timer:
+            self.timer.stop()
         await self.db.close()
 
 

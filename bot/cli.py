@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", parents=[common], help="validate a config file")
     check.add_argument("path", nargs="?", help="the file (default: --config)")
     sub.add_parser("slack-manifest", parents=[common], help="print the Slack app manifest (JSON)")
+    schedule = sub.add_parser("schedule", parents=[common], help="list upcoming scheduled messages")
+    schedule.add_argument("--from", dest="since", help="list from this ISO date-time (default: now)")
+    schedule.add_argument("--json", action="store_true", help="print JSON")
+    proposals = sub.add_parser("proposals", parents=[common], help="proposal intents tools")
+    proposals_sub = proposals.add_subparsers(dest="proposals_action", required=True)
+    export = proposals_sub.add_parser("export", parents=[common], help="write every intent to a CSV file")
+    export.add_argument("path", help="the CSV file to write")
     faq = sub.add_parser("faq", parents=[common], help="FAQ tools for organizers")
     faq_sub = faq.add_subparsers(dest="faq_action", required=True)
     faq_ask = faq_sub.add_parser("ask", parents=[common], help="ask the FAQ a question")
@@ -154,6 +161,10 @@ async def dispatch(args: argparse.Namespace, config: Config, clock: Clock) -> in
     try:
         if args.action == "faq":
             return await faq_tool(app, args)
+        if args.action == "schedule":
+            return await print_schedule(app, args.since, args.json)
+        if args.action == "proposals":
+            return await export_proposals(app, Path(args.path))
         if args.action == "console":
             return await run_console(app, args.user, args.organizer, args.channel)
         return await run_platforms(app)
@@ -185,6 +196,45 @@ async def faq_tool(app: App, args: argparse.Namespace) -> int:
         print(f"wrote {args.path}")
     else:
         print(text, end="")
+    return 0
+
+
+async def print_schedule(app: App, since_text: str | None, as_json: bool) -> int:
+    import json
+
+    try:
+        since = parse_instant(since_text, app.config.zone) if since_text else None
+    except ValueError as exc:
+        print(f"error: --from: {exc}", file=sys.stderr)
+        return 2
+    upcoming = await app.deliveries.upcoming(since)
+    zone = app.config.zone
+    rows = [
+        {
+            "when": o.due_at.astimezone(zone).isoformat(),
+            "what": o.what,
+            "key": o.key,
+            "label": o.label,
+            "where": o.where,
+        }
+        for o in upcoming
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif not rows:
+        print("Nothing is scheduled from then on.")
+    else:
+        for row in rows:
+            print(f"{row['when']}  {row['label']}  → {row['where']}")
+    return 0
+
+
+async def export_proposals(app: App, path: Path) -> int:
+    from cogs.proposals import export_csv
+    from storage import proposals
+
+    path.write_bytes(export_csv(await proposals.search(app.db)))
+    print(f"wrote {path}")
     return 0
 
 

@@ -128,6 +128,8 @@ class Channels(Section):
 
 class Roles(Section):
     organizer: NonEmpty = "Organizer"
+    # The opt-in role pinged by announcements that ask for it (/notify on|off).
+    announcements: NonEmpty = "Announcements"
 
 
 class DiscordSettings(Section):
@@ -147,6 +149,33 @@ class FaqSettings(Section):
     engine: Literal["auto", "embedding", "lexical"] = "auto"
 
 
+class Reminders(Section):
+    """Offsets before the proposal deadline, written like 30d, 6h or 1h30m."""
+
+    deadline_offsets: list[str] = ["30d", "14d", "7d", "3d", "1d", "6h"]
+    nudge_offsets: list[str] = ["7d", "2d", "12h"]
+    passed_notice: bool = True
+
+    @field_validator("deadline_offsets", "nudge_offsets")
+    @classmethod
+    def _durations(cls, value: list[str]) -> list[str]:
+        from bot.core.clock import parse_duration
+
+        for item in value:
+            parse_duration(item)  # raises with a readable message
+        if len(set(value)) != len(value):
+            raise ValueError("each offset may be listed once")
+        return value
+
+
+class Delivery(Section):
+    """Pacing of fan-outs: each platform's global sends per second, and sends in flight."""
+
+    discord_rate: float = Field(default=45, gt=0, le=50)
+    slack_rate: float = Field(default=8, gt=0, le=50)
+    concurrency: int = Field(default=8, ge=1, le=64)
+
+
 class Config(Section):
     conference: Conference
     proposals: Proposals
@@ -159,6 +188,8 @@ class Config(Section):
     discord: DiscordSettings = DiscordSettings()
     slack: SlackSettings = SlackSettings()
     faq: FaqSettings = FaqSettings()
+    reminders: Reminders = Reminders()
+    delivery: Delivery = Delivery()
     _base: Path = PrivateAttr(default=Path("."))
 
     @field_validator("areas")

@@ -36,6 +36,7 @@ async def serve_platforms(app: App, names: list[str]) -> None:
         asyncio.create_task(importlib.import_module(PLATFORM_ADAPTERS[n]).serve(app), name=n) for n in names
     ]
     log.info("serving %s", ", ".join(names))
+    tasks.append(asyncio.create_task(_start_timer_when_connected(app, names), name="timer"))
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
@@ -44,3 +45,16 @@ async def serve_platforms(app: App, names: list[str]) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _start_timer_when_connected(app: App, names: list[str], patience: float = 60.0) -> None:
+    """Scheduled messages start once every platform is connected, so none is left out."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    while {str(p) for p in app.platforms} < set(names) and loop.time() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.2)  # adapters register their port when ready; no event to wait on
+    missing = set(names) - {str(p) for p in app.platforms}
+    if missing:
+        log.warning("starting scheduled messages without %s (not connected yet)", ", ".join(sorted(missing)))
+    await app.start_timer()
+    await asyncio.Event().wait()  # keep the task alive with the platforms

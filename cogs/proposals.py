@@ -116,9 +116,14 @@ class ProposalsCog:
             return self._confirmation(ctx, intent, f"Intent #{intent.id} updated")
         try:
             intent = await store.create(
-                ctx.db, actor.platform, actor.user_id, actor.display_name, values, ctx.now(),
+                ctx.db,
+                actor.platform,
+                actor.user_id,
+                actor.display_name,
+                values,
+                ctx.now(),
                 self.app.config.proposals.per_person_limit,
-            )  # fmt: skip
+            )
         except store.DuplicateTitle:
             return FormErrors({"title": "You already have an intent with this title; use /proposals edit."})
         except store.LimitReached:
@@ -204,7 +209,7 @@ class ProposalsCog:
         "proposals extend",
         "Give a named person late access until a date and time",
         Option("user", "The person", OptionKind.USER),
-        Option("until", "Until when (e.g. 2023-07-07T17:00, conference time)", OptionKind.DATETIME),
+        Option("until", "Until when, in your time zone (e.g. 2023-07-07T17:00)", OptionKind.DATETIME),
         permission=ORGANIZER,
     )
     async def extend(self, ctx: Context) -> Reply:

@@ -76,11 +76,24 @@ async def create(
             " WHERE (SELECT COUNT(*) FROM intents"
             "        WHERE platform = ? AND user_id = ? AND state != 'withdrawn') < ?",
             (
-                platform, user_id, display_name, values["type"], values["area"], values["title"],
-                title_key(values["title"]), values["description"], values.get("co_presenters", ""),
-                values["email"], values.get("affiliation", ""), stamp, stamp, platform, user_id, limit,
+                platform,
+                user_id,
+                display_name,
+                values["type"],
+                values["area"],
+                values["title"],
+                title_key(values["title"]),
+                values["description"],
+                values.get("co_presenters", ""),
+                values["email"],
+                values.get("affiliation", ""),
+                stamp,
+                stamp,
+                platform,
+                user_id,
+                limit,
             ),
-        )  # fmt: skip
+        )
     except sqlite3.IntegrityError:
         raise DuplicateTitle(values["title"]) from None
     if cursor.rowcount != 1:

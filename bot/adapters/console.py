@@ -100,7 +100,11 @@ class ConsolePort:
 
     def _show(self, header: str, message: Message) -> str:
         message_id = f"M{next(self._ids)}"
-        self._write(f"[{header}] {self._render(message.text)}")
+        pings = ([f"@{message.notify_role}"] if message.notify_role else []) + [
+            f"@{user}" for user in message.mention_users
+        ]
+        prefix = " ".join(pings) + " " if pings else ""
+        self._write(f"[{header}] {prefix}{self._render(message.text)}")
         for button in message.buttons:
             self._write(f"  ({button.label} → :click {button.id})")
         for file in message.files:
@@ -176,6 +180,13 @@ class Console:
         self.port = ConsolePort(self._print, self.render, files_dir)
         app.platforms[Platform.CONSOLE] = self.port
         self.actor = self._actor(user, organizer)
+        # The console stands in for a workspace that has the configured channels.
+        for name in (
+            app.config.channels.announcements,
+            app.config.channels.organizers,
+            app.config.channels.help,
+        ):
+            self.port.channel(name)
         self.place = self.port.channel(channel)
         self.last_buttons: list[Button] = []
         self.zone = app.config.zone
@@ -219,6 +230,7 @@ class Console:
     # -- input ------------------------------------------------------------------------------
     async def run(self) -> int:
         self._print(self.greeting())
+        await self.app.start_timer()
         while True:
             try:
                 line = await self.reader.read(f"{self.actor.display_name}@#{self.place.name}> ")
@@ -268,6 +280,8 @@ class Console:
                 self._print(f"! {exc}")
             else:
                 self._print(f"The clock now shows {self.render(f'<t:{int(now.timestamp())}:F>')}.")
+                if self.app.timer:
+                    await self.app.timer.wake()  # whatever fell due in the jump goes out now
         elif name == "now":
             self._print(self.render(f"<t:{int(self.app.clock.now().timestamp())}:F>"))
         elif name == "click" and args:

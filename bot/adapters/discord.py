@@ -316,7 +316,14 @@ class DiscordBot(commands.Bot):
         if isinstance(outcome, Form):
             can_open = not deferred and interaction.type is not discord.InteractionType.modal_submit
             if can_open:
-                await self._open_modal(interaction, outcome, ui.new_token(), 0)
+                token = ui.new_token()
+                if len(ui.pages(outcome)) > 1 and outcome.values:
+                    # Later pages open from the draft: it must carry what they are pre-filled with.
+                    await self.drafts.save(
+                        token,
+                        ui.Draft(outcome.id, outcome.state, str(interaction.user.id), dict(outcome.values)),
+                    )
+                await self._open_modal(interaction, outcome, token, 0)
                 return
             # A modal must be the first answer to a fresh click or command: offer a button.
             token = ui.new_token()

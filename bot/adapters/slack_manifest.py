@@ -21,12 +21,41 @@ MAX_COMMANDS = 50  # Slack's cap on slash commands per app
 # whole. (Slack help: "Use built-in slash commands".)
 RESERVED_COMMANDS = frozenset(
     {
-        "active", "apps", "archive", "away", "call", "collapse", "dm", "dnd", "expand", "feed",
-        "feedback", "invite", "invite_people", "join", "keys", "kick", "leave", "me", "msg", "mute",
-        "open", "prefs", "pro", "remind", "remove", "rename", "search", "shortcuts", "shrug", "star",
-        "status", "topic", "who",
+        "active",
+        "apps",
+        "archive",
+        "away",
+        "call",
+        "collapse",
+        "dm",
+        "dnd",
+        "expand",
+        "feed",
+        "feedback",
+        "invite",
+        "invite_people",
+        "join",
+        "keys",
+        "kick",
+        "leave",
+        "me",
+        "msg",
+        "mute",
+        "open",
+        "prefs",
+        "pro",
+        "remind",
+        "remove",
+        "rename",
+        "search",
+        "shortcuts",
+        "shrug",
+        "star",
+        "status",
+        "topic",
+        "who",
     }
-)  # fmt: skip
+)
 
 # Why each scope: a scope nobody can justify should not be requested.
 BOT_SCOPES = {

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
+from bot.core.clock import parse_instant
 from bot.core.model import FieldKind, Form, FormField
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]{2,}$")
@@ -40,6 +42,11 @@ def check_field(field: FormField, value: str) -> str | None:
         return f"{field.label} must be an email address like name@example.org."
     if field.kind == FieldKind.INTEGER and not re.fullmatch(r"[+-]?\d+", value):
         return f"{field.label} must be a whole number."
+    if field.kind == FieldKind.DATETIME:
+        try:
+            parse_instant(value, dt.UTC)
+        except ValueError:
+            return f"{field.label}: write a date and time like 2023-06-23 09:00."
     if field.kind == FieldKind.CHOICE and value not in {c.value for c in field.choices}:
         options = ", ".join(c.label for c in field.choices)
         return f"{field.label} must be one of: {options}."

@@ -229,6 +229,10 @@ class Message:
     buttons: Sequence[Button] = ()
     files: Sequence[File] = ()
     dedupe_key: str = ""  # a marker the platform keeps with the message (Discord nonce, Slack metadata)
+    # Opt-in pings, added by the adapter (never parsed from text): a role by name (Discord),
+    # and people by user id (Slack, which has no roles for this).
+    notify_role: str = ""
+    mention_users: Sequence[str] = ()
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,12 @@ def listener(name: str) -> Callable:
     return _mark("listener", name=name)
 
 
+def timeline(name: str) -> Callable:
+    """Mark `async def plan(self) -> list[Occurrence]` as a source of scheduled messages (see
+    bot.delivery): every occurrence, past and future, rebuilt from storage and config."""
+    return _mark("timeline", name=name)
+
+
 def form_builder(form_id: str) -> Callable:
     """Mark `def build(self, form_id, state) -> Form` as the definition of form `form_id`.
 
@@ -102,6 +108,7 @@ class Registry:
         self.form_builders: dict[str, Callable[[str, str], Any]] = {}
         self.cogs: list[object] = []
         self.listeners: dict[str, Route] = {}
+        self.timelines: dict[str, Callable[[], Awaitable[Any]]] = {}
 
     def add_cog(self, cog: object) -> None:
         self.cogs.append(cog)
@@ -115,6 +122,10 @@ class Registry:
                     self.add_command(Command(handler=bound, **(data | {"options": options})))
                 elif kind == "button":
                     self._add_route(self.buttons, data["prefix"], bound, data["permission"])
+                elif kind == "timeline":
+                    if data["name"] in self.timelines:
+                        raise RegistryError(f"timeline {data['name']!r} is declared twice")
+                    self.timelines[data["name"]] = bound
                 elif kind == "listener":
                     self._add_route(self.listeners, data["name"], bound, Permission.PARTICIPANT)
                 elif kind == "form":

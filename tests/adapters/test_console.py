@@ -34,6 +34,11 @@ CONSOLE_CASES = {
     "proposals list": ("/proposals list state=submitted", "No intents match."),
     "proposals stats": ("/proposals stats", "No intents yet."),
     "proposals export": ("/proposals export", "0 intent(s), one row each."),
+    "reminders": ("/reminders off", "no more private deadline reminders"),
+    "notify": ("/notify on", "announcements that ping will ping you"),
+    "announce new": ("/announce", "New announcement: answer each prompt"),
+    "announce cancel": ("/announce cancel 4", "There is no announcement #4."),
+    "announce scheduled": ("/announce scheduled", "No announcements are scheduled."),
 }
 
 

@@ -7,6 +7,7 @@ discord_case` fails for any registry command without a line, and for lines namin
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +18,9 @@ from bot.app import App
 from bot.config import load_config
 from bot.core.model import Permission
 from storage import faq as faq_store
+from storage import proposals as proposal_store
 from tests.adapters.conftest import ROOT
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord_server import Exchange, FakeDiscord
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -28,7 +30,7 @@ class Case:
     options: dict[str, Any] = field(default_factory=dict)  # users and channels by name
     expect: str = ""  # in the reply text, or the title of the modal it opens
     organizer_expect: str | None = None  # when organizers see something else
-    submit: dict[str, str] | None = None  # a form's answers, by input label
+    submit: dict[str, str] | None = None  # a form's answers by input label, across all its modals
     expect_submitted: str = ""  # in the reply to those answers
     # Data the command needs first (say, a proposal to edit): called with the app and the fake
     # server before the command runs; returns options to add (the id of what it made).
@@ -56,6 +58,44 @@ async def unanswered_question(app: App, fake: FakeDiscord) -> dict[str, Any]:
     return {}
 
 
+PROPOSAL = {  # by field name, for the store
+    "type": "poster",
+    "area": "ume",
+    "title": "Listening to patients first",
+    "description": "How residents and neighbours co-designed a curriculum together.",
+    "co_presenters": "",
+    "email": "ana@example.org",
+    "affiliation": "Medical student",
+}
+PROPOSAL_FORM = {  # by input label, as a member fills in the two modals of /propose
+    "Submission type": "Poster abstract",
+    "Area": "Undergraduate medical education",
+    "Working title": PROPOSAL["title"],
+    "Short description": PROPOSAL["description"],
+    "Contact email": PROPOSAL["email"],
+}
+
+_prepared = itertools.count(1)
+
+
+async def intents(app: App, fake: FakeDiscord) -> dict[str, Any]:
+    """A fresh intent of ana's (the participant; organizers may act on it too), and one of olu's."""
+    ids = {}
+    for name in ("olu", "ana"):  # ana's last: its id is the one returned
+        member = fake.member(name)["user"]
+        values = PROPOSAL | {"title": f"Prepared intent number {next(_prepared)}"}
+        intent = await proposal_store.create(
+            app.db, "discord", member["id"], name, values, app.clock.now(), limit=1000
+        )
+        ids[name] = intent.id
+    return {"id": ids["ana"]}
+
+
+async def intents_only(app: App, fake: FakeDiscord) -> dict[str, Any]:
+    await intents(app, fake)
+    return {}
+
+
 CASES: dict[str, Case] = {
     "help": Case(expect="Here is what I can do in Challenging Norms"),
     "about": Case(expect="**Challenging Norms: Uplifting Anti-Racist Work"),
@@ -78,6 +118,29 @@ CASES: dict[str, Case] = {
     ),
     "faq edit": Case({"id": "cost"}, expect="Edit FAQ entry", submit={}, expect_submitted="Saved `cost`."),
     "faq remove": Case({"id": "poster"}, expect="Removed `poster`"),
+    "propose": Case(
+        {"type": "poster"},
+        expect="Proposal intent (1/2)",
+        submit=PROPOSAL_FORM,
+        expect_submitted="recorded: “Listening to patients first”",
+    ),
+    "proposals extend": Case(
+        {"user": "dana", "until": "2023-07-07T17:00-04:00"},
+        expect="dana can start and edit proposal intents until <t:1688763600:F>.",
+    ),
+    "proposals mine": Case(expect="Your proposal intents:", prepare=intents_only),
+    "proposals edit": Case(
+        expect="Edit intent #",
+        prepare=intents,
+        submit={"Your role and affiliation": "Resident physician"},  # on the second modal
+        expect_submitted="- **Role and affiliation:** Resident physician",
+    ),
+    "proposals submitted": Case(expect="is marked submitted", prepare=intents),
+    "proposals withdraw": Case(expect="is withdrawn", prepare=intents),
+    "proposals button": Case(expect="Press the button to record your intent"),
+    "proposals list": Case(expect="Prepared intent number", prepare=intents_only),
+    "proposals stats": Case(expect="New intents by day:", prepare=intents_only),
+    "proposals export": Case(expect="intent(s), one row each.", prepare=intents_only),
 }
 
 REGISTRY = App.registry_for(load_config(ROOT / "config.toml"))
@@ -122,8 +185,24 @@ async def test_command_on_discord(discord_strict, name: str, role: str):
     assert expected in shown, f"/{name} as {role} showed: {shown!r}"
     if case.submit is not None:
         assert seen.modal is not None, f"/{name} opened no form; it said {seen.text!r}"
-        done = await fake.submit_modal(member, seen, case.submit)
+        done = await fill_in(fake, member, seen, case.submit)
         assert case.expect_submitted in done.text, done.text
+
+
+async def fill_in(fake: FakeDiscord, member: dict, opened: Exchange, answers: dict[str, str]) -> Exchange:
+    """Submit every modal of the form `opened` shows (a form of more than five fields is several
+    modals joined by a Continue button), each with the answers to its own inputs; inputs not
+    answered keep what they showed."""
+    remaining = dict(answers)
+    while True:
+        inputs = [(c["label"], c["component"]["custom_id"]) for c in opened.modal["components"]]
+        page = {key: remaining.pop(key) for key in list(remaining) if any(key in i for i in inputs)}
+        done = await fake.submit_modal(member, opened, page)
+        if not any(b.get("label") == "Continue" for b in done.buttons()):
+            break
+        opened = await fake.click(member, done.message_with("Continue"), "Continue")
+    assert not remaining, f"the form never asked for {sorted(remaining)}"
+    return done
 
 
 async def test_help_lists_what_the_member_may_use(discord_strict):

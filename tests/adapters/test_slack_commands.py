@@ -49,6 +49,16 @@ COMMANDS: dict[str, str | Modal] = {
     "faq inbox": "No forwarded questions are waiting",
     "faq gaps": "No unanswered or uncertain questions",
     "faq reply 1 Yes, it is free.": "There is no forwarded question #1",
+    "propose": Modal("Proposal intent"),
+    "proposals mine": "You have no proposal intents yet",
+    "proposals edit 1": "You have no intent #1",
+    "proposals submitted 1": "You have no intent #1",
+    "proposals withdraw 1": "You have no intent #1",
+    "proposals extend <@UPART0001|ana.participant> 2023-07-07T17:00": "can start and edit proposal intents",
+    "proposals button": "Start a proposal",
+    "proposals list": "No intents match.",
+    "proposals stats": "No intents yet.",
+    "proposals export": "0 intent(s), one row each.",
 }
 
 

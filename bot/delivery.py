@@ -1,0 +1,237 @@
+"""Scheduled messages, delivered effectively once: occurrences from cogs, the ledger, paced sends.
+
+A cog declares its timeline with `@timeline(name)`: an async method returning every
+`Occurrence` (past and future) from storage and config. `Deliveries.run_due()` turns each due
+occurrence into ledger rows (one per target), then sends pending rows: claim (pending → sending),
+send with the row's dedupe key as the platform marker, settle (sent / failed / skipped).
+After a crash, rows left in `sending` are checked for their marker before being sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bot.core.model import Message, Place, Platform
+from bot.core.port import PlatformError, PlatformPort
+from storage import deliveries as ledger
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+
+LATE_AFTER = dt.timedelta(minutes=5)  # sent later than this after its time: marked "(late)"
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Target:
+    platform: str
+    kind: str  # "channel" or "user"
+    id: str
+    name: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+    @classmethod
+    def parse(cls, platform: str, key: str) -> Target:
+        kind, _, ident = key.partition(":")
+        return cls(platform, kind, ident)
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One scheduled message to a set of targets."""
+
+    what: str  # the kind: 'deadline', 'nudge', 'announcement'…
+    key: str  # which one: '7d', 'passed', '12'…
+    due_at: dt.datetime
+    label: str  # for people: 'Deadline reminder, 7 days before'
+    where: str  # for people: 'announcement channels'
+    targets: Callable[[], Awaitable[list[Target]]]
+    # The message for one target; late=True when it goes out well after its time. None: skip it.
+    message: Callable[[Target, bool], Awaitable[Message | None]]
+    useful_until: dt.datetime | None = None  # missed and later than this: recorded as skipped
+
+
+@dataclass
+class Report:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    details: list[str] = field(default_factory=list)
+
+
+class RateLimiter:
+    """At most `rate` sends per second on one platform (its global limit), spread evenly."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self.interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class Deliveries:
+    def __init__(self, app: App):
+        self.app = app
+        settings = app.config.delivery
+        self.limiters = {
+            Platform.DISCORD: RateLimiter(settings.discord_rate),
+            Platform.SLACK: RateLimiter(settings.slack_rate),
+            Platform.CONSOLE: RateLimiter(0),
+        }
+        self.concurrency = settings.concurrency
+        self._run_lock = asyncio.Lock()
+
+    async def occurrences(self) -> list[Occurrence]:
+        found: list[Occurrence] = []
+        for name, planner in self.app.registry.timelines.items():
+            try:
+                found += await planner()
+            except Exception:
+                log.exception("timeline %s could not be planned", name)
+        return sorted(found, key=lambda o: o.due_at)
+
+    async def upcoming(self, since: dt.datetime | None = None) -> list[Occurrence]:
+        since = since or self.app.clock.now()
+        return [o for o in await self.occurrences() if o.due_at > since]
+
+    async def run_due(self) -> Report:
+        """Expand every due occurrence into ledger rows, then send what is pending."""
+        async with self._run_lock:
+            now = self.app.clock.now()
+            due = {(o.what, o.key): o for o in await self.occurrences() if o.due_at <= now}
+            for occurrence in due.values():
+                await self._expand(occurrence, now)
+            return await self._send_pending(due)
+
+    async def run_occurrence(self, occurrence: Occurrence) -> Report:
+        """Deliver one occurrence now (an announcement sent on the spot)."""
+        async with self._run_lock:
+            await self._expand(occurrence, self.app.clock.now())
+            return await self._send_pending({(occurrence.what, occurrence.key): occurrence})
+
+    async def _expand(self, occurrence: Occurrence, now: dt.datetime) -> None:
+        if await ledger.exists(self.app.db, occurrence.what, occurrence.key):
+            return  # targets are fixed when an occurrence first falls due
+        targets = await occurrence.targets()
+        missed = occurrence.useful_until is not None and now > occurrence.useful_until
+        by_platform: dict[str, list[str]] = {}
+        for target in targets:
+            by_platform.setdefault(target.platform, []).append(target.key)
+        for platform, keys in by_platform.items():
+            status, detail = (
+                ("skipped", "missed while the bot was down; no longer useful") if missed else ("pending", "")
+            )
+            await ledger.record(
+                self.app.db,
+                occurrence.what,
+                occurrence.key,
+                platform,
+                keys,
+                occurrence.due_at,
+                now,
+                status,
+                detail,
+            )
+        if missed:
+            log.warning(
+                "%s %s was missed and is no longer useful: recorded as skipped",
+                occurrence.what,
+                occurrence.key,
+            )
+
+    async def _send_pending(self, known: dict[tuple[str, str], Occurrence]) -> Report:
+        report = Report()
+        rows = [r for r in await ledger.pending(self.app.db) if (r.what, r.occurrence) in known]
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(row: ledger.Delivery) -> None:
+            async with gate:
+                await self._send(row, known[(row.what, row.occurrence)], report)
+
+        await asyncio.gather(*(one(r) for r in rows))
+        return report
+
+    async def _send(self, row: ledger.Delivery, occurrence: Occurrence, report: Report) -> None:
+        db, now = self.app.db, self.app.clock.now()
+        port = self.app.platforms.get(row.platform)
+        if port is None:
+            return  # stays pending until that platform is connected
+        if not await ledger.claim(db, row.id, now):
+            return
+        target = Target.parse(row.platform, row.target)
+        late = now - occurrence.due_at > LATE_AFTER
+        try:
+            message = await occurrence.message(target, late)
+            if message is None:
+                await ledger.settle(db, row.id, "skipped", now, detail="no longer relevant")
+                report.skipped += 1
+                return
+            await self.limiters.get(row.platform, self.limiters[Platform.CONSOLE]).wait()
+            posted = await _deliver(port, target, dataclasses.replace(message, dedupe_key=row.key))
+        except PlatformError as exc:
+            await ledger.settle(db, row.id, "failed", self.app.clock.now(), detail=str(exc))
+            report.failed += 1
+            report.details.append(f"{row.platform} {row.target}: {exc}")
+            return
+        except Exception as exc:
+            log.exception("delivery %s failed", row.key)
+            if row.attempts + 1 >= MAX_ATTEMPTS:
+                await ledger.settle(db, row.id, "failed", self.app.clock.now(), detail=f"error: {exc}")
+                report.failed += 1
+            else:
+                await ledger.release(db, row.id, self.app.clock.now(), detail=f"error: {exc}")
+            return
+        await ledger.settle(db, row.id, "sent", self.app.clock.now(), posted, "late" if late else "")
+        report.sent += 1
+
+    async def reconcile(self) -> int:
+        """After a crash: rows left mid-send are settled if the platform shows the marker, else retried."""
+        settled = 0
+        for row in await ledger.interrupted(self.app.db):
+            port = self.app.platforms.get(row.platform)
+            find = getattr(port, "find_posted", None)  # optional: (kind, target id, key) -> message id
+            found = None
+            if find is not None:
+                target = Target.parse(row.platform, row.target)
+                try:
+                    found = await find(target.kind, target.id, row.key)
+                except Exception:
+                    log.exception("could not look for delivery %s", row.key)
+            now = self.app.clock.now()
+            if found:
+                await ledger.settle(self.app.db, row.id, "sent", now, found, "confirmed after restart")
+                settled += 1
+            else:
+                # Sent again with the same marker: Discord answers a repeated nonce with the
+                # message it already has; Slack's port looks for the marker first.
+                await ledger.release(self.app.db, row.id, now, detail="interrupted; sending again")
+        return settled
+
+
+async def _deliver(port: PlatformPort, target: Target, message: Message) -> str:
+    if target.kind == "user":
+        posted = await port.dm(target.id, message)
+    else:
+        posted = await port.post(Place(Platform(target.platform), target.id, name=target.name), message)
+    return posted.message_id

@@ -1,0 +1,47 @@
+"""An in-process Platform port that records what features ask of it (for cog-level tests)."""
+
+from __future__ import annotations
+
+import itertools
+
+from bot.core.model import Message, Place, PlaceKind, Platform, Posted
+from bot.core.port import PlatformError
+
+
+class RecordingPort:
+    def __init__(
+        self, platform: Platform, channels: tuple[str, ...] = ("announcements", "organizers", "help")
+    ):
+        self.platform = platform
+        self.channels = {f"{platform.value[0].upper()}{i}": name for i, name in enumerate(channels, 1)}
+        self.sent: list[tuple[str, str, Message]] = []  # (kind, target id, message)
+        self.fail_for: dict[str, str] = {}  # target id -> error to raise
+        self.markers: dict[str, str] = {}  # dedupe key -> message id (what the platform kept)
+        self._ids = itertools.count(1)
+
+    def _record(self, kind: str, target: str, message: Message) -> str:
+        if target in self.fail_for:
+            raise PlatformError(self.fail_for[target])
+        if message.dedupe_key and message.dedupe_key in self.markers:
+            return self.markers[message.dedupe_key]  # like a repeated Discord nonce
+        message_id = f"m{next(self._ids)}"
+        self.sent.append((kind, target, message))
+        if message.dedupe_key:
+            self.markers[message.dedupe_key] = message_id
+        return message_id
+
+    async def post(self, place: Place, message: Message) -> Posted:
+        return Posted(place, self._record("channel", place.channel_id, message))
+
+    async def dm(self, user_id: str, message: Message) -> Posted:
+        place = Place(self.platform, f"D-{user_id}", PlaceKind.DM)
+        return Posted(place, self._record("user", user_id, message))
+
+    async def find_channel(self, name: str) -> Place | None:
+        for channel_id, known in self.channels.items():
+            if known == name.lstrip("#"):
+                return Place(self.platform, channel_id, name=known)
+        return None
+
+    def texts(self, target: str | None = None) -> list[str]:
+        return [m.text for _, t, m in self.sent if target is None or t == target]
