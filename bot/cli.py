@@ -22,9 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="config file (default: $BOT_CONFIG or config.toml)",
     )
-    common.add_argument(
-        "--log-level", default=argparse.SUPPRESS, choices=["DEBUG", "INFO", "WARNING", "ERROR"]
-    )
+    common.add_argument("--log-level", default=argparse.SUPPRESS, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     common.add_argument(
         "--now",
         default=argparse.SUPPRESS,
@@ -76,9 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(
         getattr(args, "log_level", None)
-        or os.environ.get(
-            "BOT_LOG_LEVEL", "WARNING" if args.action in ("console", "check-config") else "INFO"
-        )
+        or os.environ.get("BOT_LOG_LEVEL", "WARNING" if args.action in ("console", "check-config") else "INFO")
     )
     try:
         if args.action == "check-config":

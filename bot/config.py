@@ -66,9 +66,7 @@ class Conference(Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r} (use an IANA name such as America/New_York)"
-            ) from None
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/New_York)") from None
         return value
 
     @field_validator("dates")
@@ -176,6 +174,24 @@ class Delivery(Section):
     concurrency: int = Field(default=8, ge=1, le=64)
 
 
+class CoalitionSettings(Section):
+    name: NonEmpty
+    description: NonEmpty
+    prompt: NonEmpty
+
+
+class EventSettings(Section):
+    program: Path = Path("program.toml")
+    # Minutes before a session when "starting soon" and its Q&A thread are posted.
+    lead_minutes: int = Field(default=10, ge=0, le=240)
+    lobby: NonEmpty = "lobby"
+    category: NonEmpty = "Challenging Norms"  # Discord category holding the event's channels
+    coalitions_forum: NonEmpty = "coalitions"  # Discord forum; on Slack, channels named coalition-…
+    coalition_prefix: NonEmpty = "coalition-"
+    code_of_conduct: str = ""  # a link shown in /about and event channel welcomes
+    coalitions: list[CoalitionSettings] = []
+
+
 class Config(Section):
     conference: Conference
     proposals: Proposals
@@ -190,6 +206,7 @@ class Config(Section):
     faq: FaqSettings = FaqSettings()
     reminders: Reminders = Reminders()
     delivery: Delivery = Delivery()
+    event: EventSettings = EventSettings()
     _base: Path = PrivateAttr(default=Path("."))
 
     @field_validator("areas")

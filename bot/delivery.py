@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.core.model import Message, Place, Platform
+from bot.core.model import Message, Place, PlaceKind, Platform
 from bot.core.port import PlatformError, PlatformPort
 from storage import deliveries as ledger
 
@@ -61,6 +61,8 @@ class Occurrence:
     # The message for one target; late=True when it goes out well after its time. None: skip it.
     message: Callable[[Target, bool], Awaitable[Message | None]]
     useful_until: dt.datetime | None = None  # missed and later than this: recorded as skipped
+    # A side effect other than a plain post or DM (e.g. post, then open a thread): returns a message id.
+    send: Callable[[PlatformPort, Target, Message], Awaitable[str]] | None = None
 
 
 @dataclass
@@ -153,7 +155,7 @@ class Deliveries:
                 status,
                 detail,
             )
-        if missed:
+        if missed and targets:
             log.warning(
                 "%s %s was missed and is no longer useful: recorded as skipped",
                 occurrence.what,
@@ -188,7 +190,8 @@ class Deliveries:
                 report.skipped += 1
                 return
             await self.limiters.get(row.platform, self.limiters[Platform.CONSOLE]).wait()
-            posted = await _deliver(port, target, dataclasses.replace(message, dedupe_key=row.key))
+            keyed = dataclasses.replace(message, dedupe_key=row.key)
+            posted = await (occurrence.send or _deliver)(port, target, keyed)
         except PlatformError as exc:
             await ledger.settle(db, row.id, "failed", self.app.clock.now(), detail=str(exc))
             report.failed += 1
@@ -232,6 +235,9 @@ class Deliveries:
 async def _deliver(port: PlatformPort, target: Target, message: Message) -> str:
     if target.kind == "user":
         posted = await port.dm(target.id, message)
+    elif target.kind == "thread":  # id: 'CHANNEL/THREAD'
+        channel_id, _, thread_id = target.id.partition("/")
+        posted = await port.post(Place(Platform(target.platform), channel_id, PlaceKind.THREAD, thread_id), message)
     else:
         posted = await port.post(Place(Platform(target.platform), target.id, name=target.name), message)
     return posted.message_id

@@ -32,9 +32,7 @@ def configured_platforms() -> list[str]:
 
 
 async def serve_platforms(app: App, names: list[str]) -> None:
-    tasks = [
-        asyncio.create_task(importlib.import_module(PLATFORM_ADAPTERS[n]).serve(app), name=n) for n in names
-    ]
+    tasks = [asyncio.create_task(importlib.import_module(PLATFORM_ADAPTERS[n]).serve(app), name=n) for n in names]
     log.info("serving %s", ", ".join(names))
     tasks.append(asyncio.create_task(_start_timer_when_connected(app, names), name="timer"))
     try:

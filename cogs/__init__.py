@@ -1,9 +1,18 @@
 """Features, written once against the core vocabulary; none of them knows a platform."""
 
 from cogs.announcements import AnnouncementsCog
+from cogs.event import CoalitionsCog, EventCog
 from cogs.faq import FaqCog
 from cogs.general import GeneralCog
 from cogs.proposals import ProposalsCog
 from cogs.reminders import RemindersCog
 
-ALL_COGS: list[type] = [GeneralCog, FaqCog, ProposalsCog, RemindersCog, AnnouncementsCog]
+ALL_COGS: list[type] = [
+    GeneralCog,
+    FaqCog,
+    ProposalsCog,
+    RemindersCog,
+    AnnouncementsCog,
+    EventCog,
+    CoalitionsCog,
+]

@@ -59,9 +59,7 @@ class AnnouncementsCog:
                     max_length=300,
                     default=self.app.config.channels.announcements,
                 ),
-                FormField(
-                    "platforms", "Platforms", FieldKind.CHOICE, choices=PLATFORM_CHOICES, default="all"
-                ),
+                FormField("platforms", "Platforms", FieldKind.CHOICE, choices=PLATFORM_CHOICES, default="all"),
                 FormField(
                     "send_at",
                     "Send at (empty: right away)",
@@ -265,9 +263,7 @@ class AnnouncementsCog:
 
     def _occurrence(self, row: dict) -> Occurrence:
         due = dt.datetime.fromisoformat(row["send_at"] or row["created_at"])
-        targets = [
-            Target(t["platform"], "channel", t["channel_id"], t["name"]) for t in json.loads(row["targets"])
-        ]
+        targets = [Target(t["platform"], "channel", t["channel_id"], t["name"]) for t in json.loads(row["targets"])]
 
         async def target_list() -> list[Target]:
             return targets

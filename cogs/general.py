@@ -55,9 +55,7 @@ class GeneralCog:
             lines = []
             for cmd in matches:
                 lines.append(f"**{usage(cmd)}**: {cmd.description}")
-                lines += [
-                    f"- {o.name}{'' if o.required else ' (optional)'}: {o.description}" for o in cmd.options
-                ]
+                lines += [f"- {o.name}{'' if o.required else ' (optional)'}: {o.description}" for o in cmd.options]
             return Reply("\n".join(lines))
         lines = [f"Here is what I can do in {self.app.config.conference.short_name}:"]
         for cmd in visible:
@@ -82,8 +80,7 @@ class GeneralCog:
         lines.append("**Areas:** " + "; ".join(a.label for a in config.areas) + ".")
         lines.append("**Ways to present:** " + join_words([t.label for t in config.proposals.types]) + ".")
         lines.append(
-            "**Who should come:** " + join_words(config.audiences.roles) + ": everyone who shapes "
-            "medical education."
+            "**Who should come:** " + join_words(config.audiences.roles) + ": everyone who shapes medical education."
         )
         deadline = Timestamp(config.deadline)
         if now <= config.deadline:
@@ -94,9 +91,7 @@ class GeneralCog:
             )
         else:
             lines.append(f"**Proposals closed** on {deadline}.")
-        registration = (
-            f"[Register here]({links.registration})" if links.registration else "the link will be announced"
-        )
+        registration = f"[Register here]({links.registration})" if links.registration else "the link will be announced"
         lines.append(f"**Registration:** free; {registration}.")
         if conf.initiatives:
             lines.append("**Behind it:** " + "; ".join(conf.initiatives) + ".")
@@ -104,8 +99,7 @@ class GeneralCog:
             lines.append("**Supported by** " + join_words(conf.supporters) + ".")
         faq = links.faq_page or links.conference_page
         lines.append(
-            f"**More:** [conference page]({links.conference_page}), [FAQ]({faq}), "
-            f"or write to {links.contact_email}."
+            f"**More:** [conference page]({links.conference_page}), [FAQ]({faq}), or write to {links.contact_email}."
         )
         return Reply("\n".join(lines))
 
@@ -118,21 +112,13 @@ class GeneralCog:
         typed = ctx.options["zone"].strip()
         actor = ctx.actor
         if typed.lower() == "reset":
-            await people.set_timezone(
-                ctx.db, actor.platform, actor.user_id, actor.display_name, None, ctx.now()
-            )
-            return Reply(
-                f"Done: I'll show times in the conference's zone ({self.app.config.conference.timezone})."
-            )
+            await people.set_timezone(ctx.db, actor.platform, actor.user_id, actor.display_name, None, ctx.now())
+            return Reply(f"Done: I'll show times in the conference's zone ({self.app.config.conference.timezone}).")
         try:
             zone = ZoneInfo(typed)
         except (ZoneInfoNotFoundError, ValueError):
             suggestions = suggest_zones(typed)[:3]
             hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
-            raise UsageError(
-                f"I don't know the time zone {typed!r}.{hint} Use a name like America/Chicago."
-            ) from None
-        await people.set_timezone(
-            ctx.db, actor.platform, actor.user_id, actor.display_name, zone.key, ctx.now()
-        )
+            raise UsageError(f"I don't know the time zone {typed!r}.{hint} Use a name like America/Chicago.") from None
+        await people.set_timezone(ctx.db, actor.platform, actor.user_id, actor.display_name, zone.key, ctx.now())
         return Reply(f"Done: I'll show you times in {zone.key}. It is now {Timestamp(ctx.now(), 't')} there.")

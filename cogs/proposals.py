@@ -249,9 +249,7 @@ class ProposalsCog:
             )
         return Reply("\n".join(lines))
 
-    @command(
-        "proposals edit", "Change one of your intents", Option("id", "The intent number", OptionKind.INTEGER)
-    )
+    @command("proposals edit", "Change one of your intents", Option("id", "The intent number", OptionKind.INTEGER))
     async def edit(self, ctx: Context) -> Form:
         return await self._edit_form(ctx, ctx.options["id"])
 
@@ -286,9 +284,7 @@ class ProposalsCog:
             raise UsageError(f"Intent #{intent.id} was withdrawn; it cannot be marked submitted.")
         if intent.state != "submitted":
             intent = await store.set_state(ctx.db, intent.id, "submitted", ctx.now())
-        return Reply(
-            f"🎉 Intent #{intent.id} “{intent.title}” is marked submitted. No more reminders for it."
-        )
+        return Reply(f"🎉 Intent #{intent.id} “{intent.title}” is marked submitted. No more reminders for it.")
 
     @command(
         "proposals withdraw",

@@ -149,9 +149,7 @@ class RemindersCog:
         # Checked again at send time: they may have submitted or opted out since.
         if await people.nudges_off(self.app.db, target.platform, target.id):
             return None
-        open_ones = [
-            i for i in await intents.by_author(self.app.db, target.platform, target.id) if i.state == "intent"
-        ]
+        open_ones = [i for i in await intents.by_author(self.app.db, target.platform, target.id) if i.state == "intent"]
         if not open_ones:
             return None
         config = self.app.config
@@ -177,9 +175,7 @@ class RemindersCog:
         await people.set_nudges_off(ctx.db, actor.platform, actor.user_id, actor.display_name, off, ctx.now())
         if off:
             return Reply("Done: no more private deadline reminders. /reminders on brings them back.")
-        return Reply(
-            "Done: I'll remind you privately before the deadline if an intent is not marked submitted."
-        )
+        return Reply("Done: I'll remind you privately before the deadline if an intent is not marked submitted.")
 
     @command(
         "notify",

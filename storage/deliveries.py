@@ -117,8 +117,7 @@ async def interrupted(db: Database) -> list[Delivery]:
 async def release(db: Database, delivery_id: int, now: dt.datetime, detail: str) -> None:
     """sending → pending, to be tried again."""
     await db.execute(
-        "UPDATE deliveries SET status = 'pending', detail = ?, updated_at = ?"
-        " WHERE id = ? AND status = 'sending'",
+        "UPDATE deliveries SET status = 'pending', detail = ?, updated_at = ? WHERE id = ? AND status = 'sending'",
         (detail, now.isoformat(), delivery_id),
     )
 
@@ -132,7 +131,5 @@ async def for_occurrence(db: Database, what: str, occurrence: str) -> list[Deliv
 
 
 async def exists(db: Database, what: str, occurrence: str) -> bool:
-    row = await db.fetchone(
-        "SELECT 1 FROM deliveries WHERE what = ? AND occurrence = ? LIMIT 1", (what, occurrence)
-    )
+    row = await db.fetchone("SELECT 1 FROM deliveries WHERE what = ? AND occurrence = ? LIMIT 1", (what, occurrence))
     return row is not None

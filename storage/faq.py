@@ -100,9 +100,7 @@ async def gaps(db: Database, limit: int = 10) -> list[Gap]:
     found = []
     for row in rows:
         last = await logged(db, row["last_id"])
-        found.append(
-            Gap(last["question"], row["times"], last["outcome"], json.loads(last["top"]), row["last_asked"])
-        )
+        found.append(Gap(last["question"], row["times"], last["outcome"], json.loads(last["top"]), row["last_asked"]))
     return found
 
 

@@ -8,9 +8,7 @@ from storage.db import Database
 
 
 async def get_timezone(db: Database, platform: str, user_id: str) -> str | None:
-    row = await db.fetchone(
-        "SELECT timezone FROM people WHERE platform = ? AND user_id = ?", (platform, user_id)
-    )
+    row = await db.fetchone("SELECT timezone FROM people WHERE platform = ? AND user_id = ?", (platform, user_id))
     return row["timezone"] if row else None
 
 
@@ -44,15 +42,11 @@ async def set_nudges_off(
 
 
 async def nudges_off(db: Database, platform: str, user_id: str) -> bool:
-    row = await db.fetchone(
-        "SELECT nudges_off FROM people WHERE platform = ? AND user_id = ?", (platform, user_id)
-    )
+    row = await db.fetchone("SELECT nudges_off FROM people WHERE platform = ? AND user_id = ?", (platform, user_id))
     return bool(row and row["nudges_off"])
 
 
-async def set_notify(
-    db: Database, platform: str, user_id: str, display_name: str, on: bool, now: dt.datetime
-) -> None:
+async def set_notify(db: Database, platform: str, user_id: str, display_name: str, on: bool, now: dt.datetime) -> None:
     await _set_flag(db, "notify", platform, user_id, display_name, on, now)
 
 

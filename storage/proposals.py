@@ -168,7 +168,5 @@ async def grant_late_access(
 
 
 async def late_access_until(db: Database, platform: str, user_id: str) -> dt.datetime | None:
-    row = await db.fetchone(
-        "SELECT until FROM late_access WHERE platform = ? AND user_id = ?", (platform, user_id)
-    )
+    row = await db.fetchone("SELECT until FROM late_access WHERE platform = ? AND user_id = ?", (platform, user_id))
     return dt.datetime.fromisoformat(row["until"]) if row else None

@@ -9,15 +9,17 @@ from bot.core.port import PlatformError
 
 
 class RecordingPort:
-    def __init__(
-        self, platform: Platform, channels: tuple[str, ...] = ("announcements", "organizers", "help")
-    ):
+    def __init__(self, platform: Platform, channels: tuple[str, ...] = ("announcements", "organizers", "help")):
         self.platform = platform
         self.channels = {f"{platform.value[0].upper()}{i}": name for i, name in enumerate(channels, 1)}
         self.sent: list[tuple[str, str, Message]] = []  # (kind, target id, message)
         self.fail_for: dict[str, str] = {}  # target id -> error to raise
         self.markers: dict[str, str] = {}  # dedupe key -> message id (what the platform kept)
         self._ids = itertools.count(1)
+        self.created: list[tuple[str, str]] = []
+        self.threads: dict[str, tuple[str, str]] = {}  # thread id -> (channel id, name)
+        self.members: dict[str, set[str]] = {}
+        self.archived: list[str] = []
 
     def _record(self, kind: str, target: str, message: Message) -> str:
         if target in self.fail_for:
@@ -31,6 +33,8 @@ class RecordingPort:
         return message_id
 
     async def post(self, place: Place, message: Message) -> Posted:
+        if place.thread_id:
+            return Posted(place, self._record("thread", place.thread_id, message))
         return Posted(place, self._record("channel", place.channel_id, message))
 
     async def dm(self, user_id: str, message: Message) -> Posted:
@@ -42,6 +46,36 @@ class RecordingPort:
             if known == name.lstrip("#"):
                 return Place(self.platform, channel_id, name=known)
         return None
+
+    # -- places -------------------------------------------------------------------------------
+    async def create_category(self, name: str) -> str:
+        self.created.append(("category", name))
+        return f"K{next(self._ids)}"
+
+    async def create_channel(self, name, *, category_id="", private=False, topic="") -> Place:
+        channel_id = f"{self.platform.value[0].upper()}{100 + next(self._ids)}"
+        self.channels[channel_id] = name
+        self.created.append(("channel", name))
+        return Place(self.platform, channel_id, name=name)
+
+    async def create_thread(self, place: Place, name: str, message: Message) -> Place:
+        thread_id = f"T{next(self._ids)}"
+        self.threads[thread_id] = (place.channel_id, name)
+        self._record("thread", thread_id, message)
+        return Place(self.platform, place.channel_id, PlaceKind.THREAD, thread_id, name=name)
+
+    async def add_member(self, place: Place, user_id: str) -> None:
+        self.members.setdefault(place.thread_id or place.channel_id, set()).add(user_id)
+
+    async def remove_member(self, place: Place, user_id: str) -> None:
+        self.members.get(place.thread_id or place.channel_id, set()).discard(user_id)
+
+    async def archive(self, place: Place) -> None:
+        self.archived.append(place.channel_id)
+
+    def delete(self, name: str) -> None:
+        """Someone deleted a channel by hand."""
+        self.channels = {i: n for i, n in self.channels.items() if n != name}
 
     def texts(self, target: str | None = None) -> list[str]:
         return [m.text for _, t, m in self.sent if target is None or t == target]

@@ -340,9 +340,7 @@ class Console:
         known = set(given) | ({k for k, v in form.values.items() if v} if given else set())
         todo = [f for f in form.fields if f.name not in known and (f.required or not given)]
         if todo:
-            self._print(
-                f"{form.title}: answer each prompt (Enter keeps the value in brackets; :cancel stops)."
-            )
+            self._print(f"{form.title}: answer each prompt (Enter keeps the value in brackets; :cancel stops).")
         while True:
             for field in todo:
                 answer = await self._ask(field, values.get(field.name, ""))
@@ -350,9 +348,7 @@ class Console:
                     self._print("Cancelled; nothing was submitted.")
                     return None
                 values[field.name] = answer
-            outcome = await self.app.dispatcher.submit(
-                form.id, form.state, values, self.actor, self.place, self.port
-            )
+            outcome = await self.app.dispatcher.submit(form.id, form.state, values, self.actor, self.place, self.port)
             if not isinstance(outcome, FormErrors):
                 return outcome
             for message in outcome.errors.values():

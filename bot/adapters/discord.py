@@ -270,9 +270,7 @@ class DiscordBot(commands.Bot):
         page_count = len(ui.pages(form))
         if not (draft and draft.complete) and ref.page < page_count - 1:
             # More pages to fill: keep what was typed and offer the next page.
-            await self.drafts.save(
-                ref.token, ui.Draft(form_id, state or "", actor.user_id, typed, ref.page + 1)
-            )
+            await self.drafts.save(ref.token, ui.Draft(form_id, state or "", actor.user_id, typed, ref.page + 1))
             return Reply(
                 f"Step {ref.page + 1} of {page_count} saved. Press **Continue** for the rest.",
                 buttons=(ui.draft_button(ref.token, "Continue"),),
@@ -280,9 +278,7 @@ class DiscordBot(commands.Bot):
         outcome = await self.dispatcher.submit(form_id, state or "", typed, actor, place, self.port)
         if isinstance(outcome, FormErrors):
             first = min((ui.page_of(form, name) for name in outcome.errors), default=0)
-            await self.drafts.save(
-                ref.token, ui.Draft(form_id, state or "", actor.user_id, typed, first, True)
-            )
+            await self.drafts.save(ref.token, ui.Draft(form_id, state or "", actor.user_id, typed, first, True))
             lines = ["Please fix this, and everything else you typed is kept:"]
             lines += [f"- {message}" for message in outcome.errors.values()]
             return Reply("\n".join(lines), buttons=(ui.draft_button(ref.token, "Fix it"),))
@@ -396,9 +392,7 @@ async def serve(app: Any) -> None:
     if not token:
         raise RuntimeError("DISCORD_TOKEN is not set")
     if not app.config.discord.guild_id:
-        raise RuntimeError(
-            "config.toml [discord] guild_id is 0: set it to your server's id (see docs/discord.md)"
-        )
+        raise RuntimeError("config.toml [discord] guild_id is 0: set it to your server's id (see docs/discord.md)")
     bot = DiscordBot(app)
     try:
         await bot.start(token)

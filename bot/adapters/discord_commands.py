@@ -30,9 +30,7 @@ MAX_CHOICE_TEXT = 100
 class CommandHost(Protocol):
     """What the generated callbacks call: the bot."""
 
-    async def on_app_command(
-        self, interaction: discord.Interaction, name: str, raw: dict[str, Any]
-    ) -> None: ...
+    async def on_app_command(self, interaction: discord.Interaction, name: str, raw: dict[str, Any]) -> None: ...
 
     async def on_autocomplete(
         self, interaction: discord.Interaction, name: str, option: str, partial: str
@@ -89,9 +87,7 @@ def _command(command: Command, host: CommandHost, *, organizer_only: bool) -> ap
     callback.__signature__ = inspect.Signature(parameters)  # read by discord.py's parameter parser
     callback.__qualname__ = callback.__name__ = f"slash_{command.name.replace(' ', '_').replace('-', '_')}"
     app_commands.rename(**names)(callback)
-    app_commands.describe(**{key: o.description for key, o in zip(names, command.options, strict=True)})(
-        callback
-    )
+    app_commands.describe(**{key: o.description for key, o in zip(names, command.options, strict=True)})(callback)
     choices = {
         key: [app_commands.Choice(name=c.label[:MAX_CHOICE_TEXT], value=c.value) for c in option.choices]
         for key, option in zip(names, command.options, strict=True)

@@ -3,6 +3,16 @@
 Beyond `PlatformPort`, Discord offers a few things other platforms do not: forums, roles and
 guild scheduled events; they are extra methods here. Every Discord error becomes a
 `PlatformError` whose message a person can act on (usually: a permission the bot lacks).
+
+Pings are opt-in and never parsed from text: the bot sends with `AllowedMentions.none()`, and a
+`Message` asking for `notify_role` (a role by name) or `mention_users` (user ids) is prefixed with
+those mentions and allowed to ping exactly them, nothing else (an `@everyone` in the text stays
+inert).
+
+No `find_posted` (the optional look-up `Deliveries.reconcile` uses after a crash): Discord cannot
+search messages by nonce (a stored message does not carry it), so it could only answer "not
+found", which is what a missing method means. A row left mid-send is simply sent again with the
+same nonce, and for a few minutes Discord answers a repeated nonce with the original message.
 """
 
 from __future__ import annotations
@@ -90,14 +100,53 @@ class DiscordPort:
         member = guild.get_member(int(user_id))
         return member if member is not None else await guild.fetch_member(int(user_id))
 
-    def _role(self, role: str) -> discord.Role:
+    def _find_role(self, role: str) -> discord.Role | None:
         guild = self.guild
-        found = guild.get_role(int(role)) if role.isdigit() else discord.utils.get(guild.roles, name=role)
+        return guild.get_role(int(role)) if role.isdigit() else discord.utils.get(guild.roles, name=role)
+
+    def _role(self, role: str) -> discord.Role:
+        found = self._find_role(role)
         if found is None:
             raise PlatformError(f"There is no role {role!r} on the Discord server.")
         return found
 
     # -- posting ------------------------------------------------------------------------------
+    def _pings(self, message: Message) -> tuple[str, list[discord.Role], list[int]]:
+        """The text with the opt-in mentions `message` asks for in front, and what they are."""
+        roles: list[discord.Role] = []
+        if message.notify_role:
+            role = self._find_role(message.notify_role)
+            if role is None:
+                log.warning(
+                    "there is no role %r on the Discord server: sending without the ping",
+                    message.notify_role,
+                )
+            else:
+                roles.append(role)
+                me = self.guild.me
+                if not role.mentionable and not (me and me.guild_permissions.mention_everyone):
+                    log.warning(
+                        "the role %r is not mentionable, so mentioning it notifies nobody: turn on "
+                        "'Allow anyone to @mention this role' in Server Settings → Roles",
+                        role.name,
+                    )
+        users = [int(u) for u in dict.fromkeys(message.mention_users) if str(u).isdigit()]
+        mentions = [r.mention for r in roles] + [f"<@{u}>" for u in users]
+        if not mentions:
+            return message.text, [], []
+        return f"{' '.join(mentions)}\n{message.text}", roles, users
+
+    @staticmethod
+    def _allowed(content: str, roles: list[discord.Role], users: list[int]) -> discord.AllowedMentions:
+        """Exactly the opted-in mentions present in `content` may ping (Discord takes ≤ 100 users,
+        which a 2000-character part never holds); never @everyone or anything from the text."""
+        return discord.AllowedMentions(
+            everyone=False,
+            replied_user=False,
+            roles=[r for r in roles if r.mention in content] or False,
+            users=[discord.Object(u) for u in users if f"<@{u}>" in content] or False,
+        )
+
     async def _send(self, target: discord.abc.Messageable, message: Message) -> discord.Message:
         """Send `message` (split over several messages if long); the first one is returned.
 
@@ -105,12 +154,21 @@ class DiscordPort:
         answers a repeated nonce with the message it already has, so a retried send (by
         discord.py after a lost answer, or by a delivery replayed at start-up) never posts twice.
         """
-        parts = render(Reply(message.text, buttons=tuple(message.buttons), files=tuple(message.files)))
+        text, roles, users = self._pings(message)
+        parts = render(Reply(text, buttons=tuple(message.buttons), files=tuple(message.files)))
         sent = []
         for index, part in enumerate(parts):
-            nonce = _nonce(message.dedupe_key, index) if message.dedupe_key else None
-            sent.append(await target.send(**part.kwargs(), **({"nonce": nonce} if nonce else {})))
+            extra: dict[str, Any] = {}
+            if message.dedupe_key:
+                extra["nonce"] = _nonce(message.dedupe_key, index)
+            if roles or users:
+                extra["allowed_mentions"] = self._allowed(part.content, roles, users)
+            sent.append(await target.send(**part.kwargs(), **extra))
         return sent[0]
+
+    async def message_link(self, channel_id: str, message_id: str) -> str:
+        """The address that opens a message in Discord (for reports to organizers)."""
+        return f"https://discord.com/channels/{self.bot.guild_id}/{channel_id}/{message_id}"
 
     @_platform_errors("post the message")
     async def post(self, place: Place, message: Message) -> Posted:
@@ -125,18 +183,17 @@ class DiscordPort:
 
     @_platform_errors("send the direct message")
     async def dm(self, user_id: str, message: Message) -> Posted:
-        user = self.bot.get_user(int(user_id)) or await self.bot.fetch_user(int(user_id))
-        channel = await user.create_dm()
+        # One request to open (or reuse) the DM channel, none to look the user up: a nudge
+        # fan-out costs one or two requests a person against Discord's global 50 a second.
+        channel = await self.bot.create_dm(discord.Object(int(user_id)))
+        name = channel.recipient.display_name if channel.recipient else user_id
         try:
             sent = await self._send(channel, message)
         except discord.Forbidden as exc:  # 50007: they do not accept DMs from server members
             raise PlatformError(
-                f"I can't send {user.display_name} a direct message: they don't accept messages "
-                "from server members."
+                f"I can't send {name} a direct message: they don't accept messages from server members."
             ) from exc
-        return Posted(
-            Place(Platform.DISCORD, str(channel.id), PlaceKind.DM, name=user.display_name), str(sent.id)
-        )
+        return Posted(Place(Platform.DISCORD, str(channel.id), PlaceKind.DM, name=name), str(sent.id))
 
     @_platform_errors("upload the file")
     async def upload(self, place: Place, file: File, text: str = "") -> Posted:
@@ -200,27 +257,37 @@ class DiscordPort:
     @_platform_errors("start the thread")
     async def create_thread(self, place: Place, name: str, message: Message) -> Place:
         parent = await self._channel(place.channel_id)
-        parts = render(Reply(message.text, buttons=tuple(message.buttons), files=tuple(message.files)))
+        text, roles, users = self._pings(message)
+        parts = render(Reply(text, buttons=tuple(message.buttons), files=tuple(message.files)))
         if isinstance(parent, discord.ForumChannel):
             # A forum post is a thread whose first message is sent with it.
+            first = parts[0].kwargs()
+            if roles or users:
+                first["allowed_mentions"] = self._allowed(parts[0].content, roles, users)
             created = await parent.create_thread(
-                name=name[:100], auto_archive_duration=THREAD_ARCHIVE_MINUTES, **parts[0].kwargs()
+                name=name[:100], auto_archive_duration=THREAD_ARCHIVE_MINUTES, **first
             )
             thread = created.thread
-            await self._send_parts(thread, parts[1:])
+            await self._send_parts(thread, parts[1:], roles, users)
         else:
             thread = await parent.create_thread(
                 name=name[:100],
                 type=discord.ChannelType.public_thread,
                 auto_archive_duration=THREAD_ARCHIVE_MINUTES,
             )
-            await self._send_parts(thread, parts)
+            await self._send_parts(thread, parts, roles, users)
         return place_for(thread)
 
-    @staticmethod
-    async def _send_parts(target: discord.abc.Messageable, parts: list[Outgoing]) -> None:
+    async def _send_parts(
+        self,
+        target: discord.abc.Messageable,
+        parts: list[Outgoing],
+        roles: list[discord.Role],
+        users: list[int],
+    ) -> None:
         for part in parts:
-            await target.send(**part.kwargs())
+            extra = {"allowed_mentions": self._allowed(part.content, roles, users)} if roles or users else {}
+            await target.send(**part.kwargs(), **extra)
 
     @_platform_errors("add the member")
     async def add_member(self, place: Place, user_id: str) -> None:

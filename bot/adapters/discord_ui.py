@@ -131,9 +131,7 @@ def button_view(buttons: tuple[Button, ...] | list[Button]) -> discord.ui.View |
     view = discord.ui.View(timeout=None)
     for button in buttons[:MAX_BUTTONS]:
         if button.url:
-            view.add_item(
-                discord.ui.Button(style=discord.ButtonStyle.link, label=button.label[:80], url=button.url)
-            )
+            view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label=button.label[:80], url=button.url))
         elif button.id.startswith("~o:"):
             view.add_item(DraftButton(button.id[3:], button.label, _STYLES[button.style]))
         else:
@@ -265,9 +263,7 @@ def _input(form_field: FormField, value: str) -> discord.ui.Item:
         placeholder = placeholder or ", ".join(c.label for c in form_field.choices)
     return discord.ui.TextInput(
         custom_id=form_field.name,
-        style=discord.TextStyle.paragraph
-        if form_field.kind is FieldKind.PARAGRAPH
-        else discord.TextStyle.short,
+        style=discord.TextStyle.paragraph if form_field.kind is FieldKind.PARAGRAPH else discord.TextStyle.short,
         placeholder=placeholder[:100] or None,
         default=value or None,
         required=form_field.required,

@@ -113,9 +113,7 @@ class RecentIds:
         if not key:
             return True
         now = time.monotonic()
-        while self._seen and (
-            len(self._seen) >= self.limit or now - next(iter(self._seen.values())) > self.ttl
-        ):
+        while self._seen and (len(self._seen) >= self.limit or now - next(iter(self._seen.values())) > self.ttl):
             self._seen.popitem(last=False)
         if key in self._seen:
             return False
@@ -259,9 +257,7 @@ class SlackAdapter:
         if name in ("privategroup", "directmessage") or name.startswith("mpdm-"):
             name = await self.directory.channel_name(channel)  # Slack's placeholders, not names
         place = Place(Platform.SLACK, channel, PlaceKind.DM if is_dm else PlaceKind.CHANNEL, name=name)
-        origin = Origin(
-            place, body["user_id"], body.get("response_url", ""), body.get("trigger_id", ""), received
-        )
+        origin = Origin(place, body["user_id"], body.get("response_url", ""), body.get("trigger_id", ""), received)
         actor = await self.directory.actor(body["user_id"], body.get("user_name", ""))
         registry = self.app.registry
         typed = f"{body.get('command', '').lstrip('/')} {from_slack(body.get('text', ''))}"
@@ -290,9 +286,7 @@ class SlackAdapter:
         commands = [single] if single else [c for c in registry.subcommands(name) if c.name in allowed]
         lines = [f"**{usage(c)}**: {c.description}" for c in commands]
         if single:
-            lines += [
-                f"- {o.name}{'' if o.required else ' (optional)'}: {o.description}" for o in single.options
-            ]
+            lines += [f"- {o.name}{'' if o.required else ' (optional)'}: {o.description}" for o in single.options]
         elif not commands:
             lines = [f"Only organizers can use /{name}."]
         return Reply("\n".join(lines))
@@ -352,22 +346,16 @@ class SlackAdapter:
         form = dispatcher.form_for(form_id, carried.state)
         if form is None:
             await ack()
-            self._spawn(
-                self.replier.deliver(Reply("That form has expired. Please start again."), origin), "form"
-            )
+            self._spawn(self.replier.deliver(Reply("That form has expired. Please start again."), origin), "form")
             return
         values = form_values(form, (view.get("state") or {}).get("values") or {}, self.app.config.zone)
         actor = await self.directory.actor(user["id"], user.get("name") or user.get("username") or "")
-        task = asyncio.ensure_future(
-            dispatcher.submit(form_id, carried.state, values, actor, place, self.port)
-        )
+        task = asyncio.ensure_future(dispatcher.submit(form_id, carried.state, values, actor, place, self.port))
         budget = self.submit_budget - (time.monotonic() - received)
         done, _ = await asyncio.wait({task}, timeout=max(0.0, budget))
         if not done:
             await ack(response_action="update", view=notice_view("Saving", "_Saving…_"))
-            self._spawn(
-                self._finish_submit(task, view.get("id", ""), form, values, origin), f"form {form_id}"
-            )
+            self._spawn(self._finish_submit(task, view.get("id", ""), form, values, origin), f"form {form_id}")
             return
         outcome = task.result()
         if isinstance(outcome, FormErrors) and outcome.errors:

@@ -166,9 +166,7 @@ def _element(field: FormField, initial: str, zone: dt.tzinfo) -> dict[str, Any]:
     if field.kind is FieldKind.CHOICE:
         options = [_option(c.value, c.label) for c in field.choices[:SELECT_OPTIONS]]
         if len(field.choices) > SELECT_OPTIONS:
-            log.warning(
-                "field %s has more than %d choices; Slack shows the first", field.name, SELECT_OPTIONS
-            )
+            log.warning("field %s has more than %d choices; Slack shows the first", field.name, SELECT_OPTIONS)
         element.update(type="static_select", options=options)
         chosen = next((o for o in options if o["value"] == initial), None)
         if chosen:

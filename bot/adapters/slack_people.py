@@ -38,9 +38,7 @@ class Profile:
 
 
 class Directory:
-    def __init__(
-        self, client: AsyncWebClient, settings: SlackSettings, clock: Callable[[], float] = time.monotonic
-    ):
+    def __init__(self, client: AsyncWebClient, settings: SlackSettings, clock: Callable[[], float] = time.monotonic):
         self.client = client
         self.settings = settings
         self._clock = clock
@@ -52,9 +50,7 @@ class Directory:
         self._key_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def actor(self, user_id: str, fallback_name: str = "") -> Actor:
-        profile, organizer = await asyncio.gather(
-            self.profile(user_id, fallback_name), self.is_organizer(user_id)
-        )
+        profile, organizer = await asyncio.gather(self.profile(user_id, fallback_name), self.is_organizer(user_id))
         return Actor(Platform.SLACK, user_id, profile.display_name, organizer, profile.timezone)
 
     async def profile(self, user_id: str, fallback_name: str = "") -> Profile:
@@ -110,9 +106,7 @@ class Directory:
         if cached and self._clock() - cached[0] < PROFILE_TTL:
             return cached[1]
         try:
-            response = await asyncio.wait_for(
-                self.client.conversations_info(channel=channel_id), LOOKUP_TIMEOUT
-            )
+            response = await asyncio.wait_for(self.client.conversations_info(channel=channel_id), LOOKUP_TIMEOUT)
         except (SlackApiError, TimeoutError) as exc:
             log.warning("conversations.info for %s failed: %s", channel_id, exc.__class__.__name__)
             return ""

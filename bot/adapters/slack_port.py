@@ -3,17 +3,20 @@
 Sends to one channel are paced (about one message a second, with a small burst) and serialized,
 so a rate-limited channel delays its own queue in order without holding up other channels. A post
 carrying a dedupe key is marked with message metadata; when Slack fails with a server error after
-possibly posting, the port looks for the marker before posting again, so the message appears once.
+possibly posting, the port looks for the marker before posting again, so the message appears once;
+`find_posted` is the same search for the delivery ledger after a restart. Opt-in pings
+(`Message.mention_users`) are `<@U…>` mentions the port writes itself, ahead of the escaped text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -34,6 +37,8 @@ log = logging.getLogger(__name__)
 
 DELIVERY_EVENT = "bot_delivery"  # the metadata event_type marking the bot's keyed posts
 _CHANNEL_NAME = re.compile(r"[^a-z0-9_-]+")
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+MARKER_SEARCH = 200  # recent messages `find_posted` reads in a channel (one page of history)
 
 
 class Pacer:
@@ -73,6 +78,18 @@ def slack_channel_name(name: str) -> str:
     """Slack's rules: lowercase letters, digits, '-' and '_', at most 80 characters."""
     cleaned = _CHANNEL_NAME.sub("-", name.strip().lstrip("#").lower()).strip("-")
     return cleaned[:80] or "channel"
+
+
+def mention_line(user_ids: Sequence[str]) -> str:
+    """`<@U1> <@U2>` for the opted-in people of an announcement: only well-formed user ids, each once,
+    so nothing but a person's own mention can come out of it."""
+    seen: list[str] = []
+    for user_id in user_ids:
+        if not _USER_ID.fullmatch(user_id):
+            log.warning("not mentioning %r: not a Slack user id", user_id)
+        elif user_id not in seen:
+            seen.append(user_id)
+    return " ".join(f"<@{u}>" for u in seen)
 
 
 def _error(exc: SlackApiError) -> str:
@@ -134,8 +151,14 @@ class SlackPort:
 
     # -- posting -------------------------------------------------------------------------------
     async def post(self, place: Place, message: Message) -> Posted:
-        has_body = bool(message.text.strip() or message.buttons)
-        bodies = message_bodies(self.render(message.text), message.buttons) if has_body else []
+        # `notify_role` is Discord's; Slack pings the people in `mention_users` (added here, never
+        # read from the text, which `render` escapes).
+        text = self.render(message.text) if message.text.strip() else ""
+        mentions = mention_line(message.mention_users)
+        if mentions:
+            text = f"{mentions}\n{text}" if text else mentions
+        has_body = bool(text.strip() or message.buttons)
+        bodies = message_bodies(text, message.buttons) if has_body else []
         first = ""
         for part, body in enumerate(bodies):
             key = f"{message.dedupe_key}#{part}" if message.dedupe_key else ""
@@ -179,17 +202,21 @@ class SlackPort:
 
     async def _find_marker(self, place: Place, key: str) -> str | None:
         try:
-            if place.thread_id:
-                response = await self.client.conversations_replies(
-                    channel=place.channel_id, ts=place.thread_id, limit=100, include_all_metadata=True
-                )
-            else:
-                response = await self.client.conversations_history(
-                    channel=place.channel_id, limit=50, include_all_metadata=True
-                )
+            return await self._marked(place, key, 50)
         except SlackApiError as exc:
             log.warning("could not check for an earlier delivery: %s", _error(exc))
             return None
+
+    async def _marked(self, place: Place, key: str, limit: int) -> str | None:
+        """The ts of the bot's recent message marked with `key` in `place`, if any."""
+        if place.thread_id:
+            response = await self.client.conversations_replies(
+                channel=place.channel_id, ts=place.thread_id, limit=100, include_all_metadata=True
+            )
+        else:
+            response = await self.client.conversations_history(
+                channel=place.channel_id, limit=limit, include_all_metadata=True
+            )
         for found in response.get("messages") or []:
             metadata = found.get("metadata") or {}
             if metadata.get("event_type") == DELIVERY_EVENT and (
@@ -197,6 +224,34 @@ class SlackPort:
             ):
                 return str(found["ts"])
         return None
+
+    async def find_posted(self, kind: str, target_id: str, key: str) -> str | None:
+        """For the delivery ledger after a crash: the ts of a message sent with dedupe key `key` to a
+        channel (kind "channel"), a thread ("thread", id 'CHANNEL/TS') or a person's DM (kind "user"),
+        or None when it is not there.
+
+        Raises PlatformError when Slack cannot be asked, which is not the same as "not there"."""
+        if kind == "user":
+            place = await self.dm_place(target_id)
+        elif kind == "channel":
+            place = Place(Platform.SLACK, target_id)
+        elif kind == "thread":  # 'CHANNEL/THREAD_TS'
+            channel_id, _, thread_ts = target_id.partition("/")
+            place = Place(Platform.SLACK, channel_id, PlaceKind.THREAD, thread_ts)
+        else:
+            raise ValueError(f"unknown delivery target kind {kind!r}")
+        try:
+            return await self._marked(place, f"{key}#0", MARKER_SEARCH)  # `post` marks part 0 first
+        except SlackApiError as exc:
+            raise PlatformError(f"Slack could not show {target_id}'s recent messages: {_error(exc)}") from exc
+
+    async def message_link(self, channel_id: str, message_id: str) -> str:
+        """A permanent link to a message (for reports such as an announcement's)."""
+        try:
+            response = await self.client.chat_getPermalink(channel=channel_id, message_ts=message_id)
+        except SlackApiError as exc:
+            raise PlatformError(f"Slack has no link for that message: {_error(exc)}") from exc
+        return str(response["permalink"])
 
     async def _join(self, place: Place) -> bool:
         """Join a public channel the bot is not in (Slack answers `not_in_channel`)."""
@@ -290,7 +345,7 @@ class SlackPort:
 
     async def create_thread(self, place: Place, name: str, message: Message) -> Place:
         # Slack threads have no names: the name heads the thread's first message.
-        first = Message(f"**{name}**\n{message.text}", message.buttons, message.files, message.dedupe_key)
+        first = dataclasses.replace(message, text=f"**{name}**\n{message.text}")
         posted = await self.post(Place(Platform.SLACK, place.channel_id, name=place.name), first)
         return Place(Platform.SLACK, place.channel_id, PlaceKind.THREAD, posted.message_id, name=name)
 

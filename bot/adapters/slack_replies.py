@@ -185,11 +185,7 @@ class Replier:
     async def _public(self, body: dict[str, Any], origin: Origin) -> None:
         # In a thread the port answers in the thread; response_url cannot be relied on for that.
         in_thread = bool(origin.place.thread_id)
-        if (
-            origin.response_url
-            and not in_thread
-            and await self._respond(origin.response_url, body, "in_channel")
-        ):
+        if origin.response_url and not in_thread and await self._respond(origin.response_url, body, "in_channel"):
             return
         try:
             await self.port.send_body(origin.place, body)

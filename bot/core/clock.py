@@ -79,7 +79,5 @@ def parse_instant(text: str, zone: dt.tzinfo) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(
-            f"{text!r} is not a date and time; write it like 2023-06-30T17:00 or 2023-06-30"
-        ) from None
+        raise ValueError(f"{text!r} is not a date and time; write it like 2023-06-30T17:00 or 2023-06-30") from None
     return value if value.tzinfo else value.replace(tzinfo=zone)

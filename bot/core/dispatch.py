@@ -62,9 +62,7 @@ class ChannelRef:
 
 
 def refusal(action: str) -> Reply:
-    return Reply(
-        f"Sorry, only organizers can {action}. If you think you should be one, ask in the help channel."
-    )
+    return Reply(f"Sorry, only organizers can {action}. If you think you should be one, ask in the help channel.")
 
 
 class Dispatcher:
@@ -97,9 +95,7 @@ class Dispatcher:
             return Reply(f"{exc}\nUsage: {usage(command)}")
         return await self._guarded(f"/{name}", ctx, lambda: command.handler(ctx))
 
-    async def click(
-        self, button_id: str, actor: Actor, place: Place, platform: PlatformPort | None = None
-    ) -> Outcome:
+    async def click(self, button_id: str, actor: Actor, place: Place, platform: PlatformPort | None = None) -> Outcome:
         prefix, _, argument = button_id.partition(":")
         route = self.registry.buttons.get(prefix)
         if route is None:
@@ -156,9 +152,7 @@ class Dispatcher:
                 replies.append(outcome)
         return replies
 
-    async def autocomplete(
-        self, name: str, option_name: str, partial: str, actor: Actor, place: Place
-    ) -> list[Choice]:
+    async def autocomplete(self, name: str, option_name: str, partial: str, actor: Actor, place: Place) -> list[Choice]:
         command = self.registry.get(name)
         option = command.option(option_name) if command else None
         if not option or command.permission > _level(actor):

@@ -15,9 +15,7 @@ BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 ITALIC = re.compile(r"(?<![\w_])_([^_\n]+)_(?![\w_])")
 
 
-def format_instant(
-    when: dt.datetime, zone: dt.tzinfo, style: str = "F", now: dt.datetime | None = None
-) -> str:
+def format_instant(when: dt.datetime, zone: dt.tzinfo, style: str = "F", now: dt.datetime | None = None) -> str:
     """An instant as a person in `zone` reads it, in one of Discord's timestamp styles."""
     local = when.astimezone(zone)
     zone_name = local.tzname() or ""
@@ -42,9 +40,7 @@ def relative(when: dt.datetime, now: dt.datetime) -> str:
     """'in 3 days', '5 hours ago': the largest whole unit."""
     seconds = (when - now).total_seconds()
     amount = abs(seconds)
-    units = [
-        (name, size) for name, size in (("day", 86400), ("hour", 3600), ("minute", 60)) if amount >= size
-    ]
+    units = [(name, size) for name, size in (("day", 86400), ("hour", 3600), ("minute", 60)) if amount >= size]
     if not units:
         return "now"
     name, size = units[0]

@@ -96,9 +96,7 @@ class FaqCog:
         decision = await asyncio.to_thread(engine.ask, question)
         if decision.outcome == "answer":
             entry = engine.entries[decision.entry_id]
-            return Reply(
-                self.answer_text(entry), buttons=(Button(f"faq-share:{entry.id}", "Share in channel"),)
-            )
+            return Reply(self.answer_text(entry), buttons=(Button(f"faq-share:{entry.id}", "Share in channel"),))
         log_id = await store.log_question(
             ctx.db, ctx.now(), ctx.actor.platform, ctx.actor.user_id, question, decision.outcome, decision.top
         )
@@ -131,9 +129,7 @@ class FaqCog:
         entry = (await self.engine()).entries.get(entry_id)
         if entry is None:
             raise UsageError("That FAQ entry was removed. Try /faq again.")
-        return Reply(
-            f"{self.answer_text(entry)}\n_Shared by {ctx.actor.display_name} from /faq._", private=False
-        )
+        return Reply(f"{self.answer_text(entry)}\n_Shared by {ctx.actor.display_name} from /faq._", private=False)
 
     @listener("faq")
     async def passive(self, ctx: Context, text: str) -> Reply | None:
@@ -146,9 +142,7 @@ class FaqCog:
         if decision.outcome != "answer":
             return None
         entry = engine.entries[decision.entry_id]
-        return Reply(
-            f"{self.answer_text(entry)}\n_Not what you asked? Try /faq with your question._", private=False
-        )
+        return Reply(f"{self.answer_text(entry)}\n_Not what you asked? Try /faq with your question._", private=False)
 
     # -- escalation -----------------------------------------------------------------------------
     @button("faq-forward")
@@ -166,14 +160,10 @@ class FaqCog:
             ctx.now(),
         )
         if not created:
-            return Reply(
-                f"Already sent to the organizers as question #{item.id}. I'll message you when they answer."
-            )
+            return Reply(f"Already sent to the organizers as question #{item.id}. I'll message you when they answer.")
         delivered = await self._notify_organizers(item)
         where = "" if delivered else " (it is waiting in their /faq inbox)"
-        return Reply(
-            f"Sent to the organizers as question #{item.id}{where}. I'll send you their answer privately."
-        )
+        return Reply(f"Sent to the organizers as question #{item.id}{where}. I'll send you their answer privately.")
 
     async def _notify_organizers(self, item: store.Forwarded) -> int:
         text = (
@@ -206,8 +196,7 @@ class FaqCog:
         port = self.app.platforms.get(item.platform)
         if port is None:
             raise UsageError(
-                f"{item.display_name} asked on {item.platform}, which is not connected right now; "
-                "try again later."
+                f"{item.display_name} asked on {item.platform}, which is not connected right now; try again later."
             )
         await port.dm(
             item.user_id,
@@ -278,9 +267,7 @@ class FaqCog:
         entry = await self._entry(ctx.options["id"])
         await store.save_override(
             ctx.db,
-            store.Override(
-                entry.id, entry.question, list(entry.alternates), entry.answer, list(entry.tags), True
-            ),
+            store.Override(entry.id, entry.question, list(entry.alternates), entry.answer, list(entry.tags), True),
             ctx.actor.display_name,
             ctx.now(),
         )
@@ -345,24 +332,18 @@ class FaqCog:
             if old:
                 await store.save_override(
                     ctx.db,
-                    store.Override(
-                        old.id, old.question, list(old.alternates), old.answer, list(old.tags), True
-                    ),
+                    store.Override(old.id, old.question, list(old.alternates), old.answer, list(old.tags), True),
                     ctx.actor.display_name,
                     ctx.now(),
                 )
         await store.save_override(
             ctx.db,
-            store.Override(
-                entry.id, entry.question, list(entry.alternates), entry.answer, list(entry.tags), False
-            ),
+            store.Override(entry.id, entry.question, list(entry.alternates), entry.answer, list(entry.tags), False),
             ctx.actor.display_name,
             ctx.now(),
         )
         await self.reload()
-        return Reply(
-            f"Saved `{entry.id}`. People asking “{entry.question}” now get:\n{self.answer_text(entry)}"
-        )
+        return Reply(f"Saved `{entry.id}`. People asking “{entry.question}” now get:\n{self.answer_text(entry)}")
 
 
 def _label(text: str) -> str:

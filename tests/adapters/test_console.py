@@ -39,6 +39,18 @@ CONSOLE_CASES = {
     "announce new": ("/announce", "New announcement: answer each prompt"),
     "announce cancel": ("/announce cancel 4", "There is no announcement #4."),
     "announce scheduled": ("/announce scheduled", "No announcements are scheduled."),
+    "program show": ("/program gme", "Workshop: equitable evaluation in residency"),
+    "program ics": ("/program ics", "file: challenging-norms.ics"),
+    "event setup": ("/event setup dry-run=yes", "would create #undergraduate-medical-education"),
+    "event archive": ("/event archive", "nothing to archive"),
+    "event summary": ("/event summary", "Questions asked per session:"),
+    "ask": ("/ask opening Hello?", "opens 10 minutes before it starts"),
+    "coalition list": ("/coalition list", "Curriculum reform"),
+    "coalition join": ("/coalition join Residency culture", "You joined **Residency culture**"),
+    "coalition leave": ("/coalition leave Residency culture", "You're not in **Residency culture**"),
+    "coalition members": ("/coalition members Residency culture", "Residency culture** "),
+    "coalition propose": ('/coalition propose "Data justice" "Fair data"', "is with the organizers"),
+    "coalition prompt": ("/coalition prompt Hello", "No coalition has a space yet"),
 }
 
 

@@ -64,18 +64,15 @@ async def test_scheduled_announcements_wait_and_can_be_cancelled(world, lobby): 
     second = await preview(app, lobby, text="Never mind", send_at="2023-05-03T09:00")
     await app.dispatcher.click(second.buttons[0].id, OLU, lobby)
     listing = await app.dispatcher.run_command("announce scheduled", {}, OLU, lobby)
-    assert (
-        "**#1** <t:1683032400:F> to Discord #announcements, Slack #announcements: “Registration is open!”"
-        in (listing.text)
+    assert "**#1** <t:1683032400:F> to Discord #announcements, Slack #announcements: “Registration is open!”" in (
+        listing.text
     )
     cancelled = await app.dispatcher.run_command("announce cancel", {"id": "2"}, OLU, lobby)
     assert "is cancelled" in cancelled.text
     await world.at(dt.datetime(2023, 5, 2, 13, 0, 30, tzinfo=dt.UTC))  # 09:00:30 in New York
     await world.at(dt.datetime(2023, 5, 4, tzinfo=dt.UTC))
     assert world.discord.texts() == ["Registration is open!"]
-    assert (
-        "already sent" in (await app.dispatcher.run_command("announce cancel", {"id": "1"}, OLU, lobby)).text
-    )
+    assert "already sent" in (await app.dispatcher.run_command("announce cancel", {"id": "1"}, OLU, lobby)).text
     assert (
         "No announcements are scheduled"
         in (await app.dispatcher.run_command("announce scheduled", {}, OLU, lobby)).text
@@ -88,9 +85,7 @@ async def test_bad_input_is_refused_per_field(world, lobby):  # noqa: F811
     nowhere = await preview(world.app, lobby, channels="nope")
     assert nowhere.errors == {"channels": "None of these channels exist on the chosen platforms: nope."}
     garbled = await preview(world.app, lobby, send_at="next tuesday")
-    assert garbled.errors == {
-        "send_at": "Send at (empty: right away): write a date and time like 2023-06-23 09:00."
-    }
+    assert garbled.errors == {"send_at": "Send at (empty: right away): write a date and time like 2023-06-23 09:00."}
 
 
 async def test_pings_only_reach_people_who_opted_in(world, lobby):  # noqa: F811

@@ -34,9 +34,7 @@ def test_labelled_set_meets_the_bar_through_faq_check():
     )
     assert done.returncode == 0, done.stderr
     lines = dict(
-        line.split(": ", 1)
-        for line in done.stdout.splitlines()
-        if ": " in line and not line.startswith("miss")
+        line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line and not line.startswith("miss")
     )
     assert lines["engine"].startswith("embedding")
     assert int(lines["in-domain questions"]) >= 80
@@ -163,8 +161,7 @@ async def test_escalation_loop_on_the_console(app):
     assert "Sent your answer to Ana privately." in output
     # "Add it to the FAQ" opens the entry form pre-filled from the question and the answer.
     assert (
-        "Id (lowercase-with-dashes) (required, up to 40 characters) [do-you-validate-parking-at-the-garage]"
-        in output
+        "Id (lowercase-with-dashes) (required, up to 40 characters) [do-you-validate-parking-at-the-garage]" in output
     )
     assert "Saved `do-you-validate-parking-at-the-garage`" in output
     # …and from then on the FAQ answers that question itself.
@@ -198,9 +195,7 @@ async def test_only_the_asker_can_forward_their_question(app, participant, organ
     assert "Only the person who asked" in refused.text
 
 
-async def test_organizers_edit_the_knowledge_base_at_run_time_and_export_it(
-    app, organizer, participant, lobby
-):
+async def test_organizers_edit_the_knowledge_base_at_run_time_and_export_it(app, organizer, participant, lobby):
     dispatcher = app.dispatcher
     form = await dispatcher.run_command("faq add", {}, organizer, lobby)
     values = {

@@ -38,9 +38,7 @@ async def test_an_intent_gets_a_confirmation_that_makes_the_next_step_obvious(ap
 
 
 async def test_propose_options_prefill_the_form(app, participant, lobby):
-    form = await app.dispatcher.run_command(
-        "propose", {"type": "Fireside Chat", "area": "gme"}, participant, lobby
-    )
+    form = await app.dispatcher.run_command("propose", {"type": "Fireside Chat", "area": "gme"}, participant, lobby)
     assert form.values == {"type": "fireside", "area": "gme"}
     assert [f.name for f in form.fields] == [
         "type",
@@ -57,8 +55,7 @@ async def test_validation_errors_are_specific_per_field(app, participant, lobby)
     result = await propose(app, participant, lobby, title="abc", email="ana@", type="essay")
     assert isinstance(result, FormErrors)
     assert result.errors == {
-        "type": "Submission type must be one of: "
-        "Poster abstract, Personal narrative, Workshop, Fireside Chat.",
+        "type": "Submission type must be one of: Poster abstract, Personal narrative, Workshop, Fireside Chat.",
         "title": "Working title needs at least 5 characters (you wrote 3).",
         "email": "Contact email must be an email address like name@example.org.",
     }
@@ -81,9 +78,7 @@ async def test_lifecycle_mine_edit_submitted_withdraw(app, participant, lobby):
     await propose(app, participant, lobby)
     edit = await app.dispatcher.run_command("proposals edit", {"id": "1"}, participant, lobby)
     assert edit.state == "1" and edit.values["title"] == GOOD["title"]
-    updated = await app.dispatcher.submit(
-        edit.id, edit.state, GOOD | {"title": "A better title"}, participant, lobby
-    )
+    updated = await app.dispatcher.submit(edit.id, edit.state, GOOD | {"title": "A better title"}, participant, lobby)
     assert "Intent #1 updated: “A better title”" in updated.text
     done = await app.dispatcher.click("prop-submitted:1", participant, lobby)
     assert "marked submitted" in done.text
@@ -112,9 +107,7 @@ async def test_nobody_else_can_see_or_change_an_intent(app, participant, lobby):
     assert "no proposal intents yet" in mine.text and "ana@example.org" not in mine.text
     for name in ("proposals list", "proposals stats", "proposals export", "proposals button"):
         assert "only organizers" in (await app.dispatcher.run_command(name, {}, other, lobby)).text
-    extend = await app.dispatcher.run_command(
-        "proposals extend", {"user": "ben", "until": "2023-07-05"}, other, lobby
-    )
+    extend = await app.dispatcher.run_command("proposals extend", {"user": "ben", "until": "2023-07-05"}, other, lobby)
     assert "only organizers" in extend.text
 
 
@@ -133,9 +126,7 @@ async def test_one_second_after_the_deadline_intake_and_edits_close(app, partici
     closed = await app.dispatcher.run_command("propose", {}, participant, lobby)
     assert "Proposal intake closed at the deadline, <t:1688183999:F>" in closed.text
     assert "challengingnorms@mssm.edu" in closed.text
-    assert (
-        "closed" in (await app.dispatcher.run_command("proposals edit", {"id": "1"}, participant, lobby)).text
-    )
+    assert "closed" in (await app.dispatcher.run_command("proposals edit", {"id": "1"}, participant, lobby)).text
     assert "closed" in (await app.dispatcher.click("prop-start:", participant, lobby)).text
     # A form opened before the deadline is refused when submitted after it.
     late = await app.dispatcher.submit("proposal", "", GOOD | {"title": "Too late now"}, participant, lobby)
@@ -191,9 +182,7 @@ async def test_notifications_can_be_turned_off(config, clock, tmp_path, particip
     from bot.app import App
     from storage.db import Database
 
-    quiet = config.model_copy(
-        update={"proposals": config.proposals.model_copy(update={"notify_organizers": False})}
-    )
+    quiet = config.model_copy(update={"proposals": config.proposals.model_copy(update={"notify_organizers": False})})
     app = App(quiet, await Database.open(tmp_path / "q.sqlite3"), clock)
     posts = []
 
@@ -266,9 +255,7 @@ async def test_200_concurrent_submissions_all_land_exactly_once(app, lobby):
 
 
 async def test_concurrent_submissions_cannot_pass_the_limit(app, participant, lobby):
-    replies = await asyncio.gather(
-        *(propose(app, participant, lobby, title=f"Parallel idea {n}") for n in range(12))
-    )
+    replies = await asyncio.gather(*(propose(app, participant, lobby, title=f"Parallel idea {n}") for n in range(12)))
     recorded = [r for r in replies if "recorded" in getattr(r, "text", "")]
     assert len(recorded) == app.config.proposals.per_person_limit
 

@@ -71,9 +71,7 @@ async def test_every_deadline_reminder_reaches_every_platform_once(world, config
         assert len(texts) == 7, texts
         assert texts[0].startswith("📣 **Proposals for Challenging Norms are open** until <t:1688183999:F>")
         assert texts[2].startswith("⏳ **7 days left**")
-        assert texts[4].startswith(
-            "🚨 **Last call for Challenging Norms proposals!** They close <t:1688183999:R>"
-        )
+        assert texts[4].startswith("🚨 **Last call for Challenging Norms proposals!** They close <t:1688183999:R>")
         assert all("/propose" in t and "[submission form](https://" in t for t in texts[:6])
         assert "has passed" in texts[6]
         assert not any("late" in t for t in texts)
@@ -110,8 +108,7 @@ async def test_missed_reminders_go_out_late_once_or_are_recorded_as_skipped(worl
     rows = {
         r["occurrence"]: r
         for r in await world.app.db.fetchall(
-            "SELECT occurrence, status, detail FROM deliveries"
-            " WHERE what = 'deadline' AND platform = 'discord'"
+            "SELECT occurrence, status, detail FROM deliveries WHERE what = 'deadline' AND platform = 'discord'"
         )
     }
     # The 30-day one is superseded by the 14-day one: recorded as skipped, never silently dropped.
@@ -180,9 +177,7 @@ async def test_a_platform_that_refuses_is_reported_not_retried_forever(world, co
     world.discord.fail_for["D1"] = "Missing Access"
     report = await world.at(config.deadline - dt.timedelta(days=30))
     assert report.failed == 1 and "Missing Access" in report.details[0]
-    row = next(
-        r for r in await ledger.for_occurrence(world.app.db, "deadline", "30d") if r.platform == "discord"
-    )
+    row = next(r for r in await ledger.for_occurrence(world.app.db, "deadline", "30d") if r.platform == "discord")
     assert row.status == "failed" and row.detail == "Missing Access"
 
 

@@ -51,9 +51,7 @@ def test_every_problem_is_reported_by_key(tmp_path):
 
 def test_check_config_prints_all_problems_and_exits_2_without_traceback(tmp_path):
     path = write_broken(tmp_path, break_three_ways)
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "check-config", path], capture_output=True, text=True, cwd=ROOT
-    )
+    done = subprocess.run([sys.executable, "-m", "bot", "check-config", path], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 2
     assert "3 problem(s)" in done.stderr
     for key in ("conference.dates.0", "conference.venue", "proposals.deadline"):
@@ -62,9 +60,7 @@ def test_check_config_prints_all_problems_and_exits_2_without_traceback(tmp_path
 
 
 def test_check_config_accepts_the_shipped_file():
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "check-config"], capture_output=True, text=True, cwd=ROOT
-    )
+    done = subprocess.run([sys.executable, "-m", "bot", "check-config"], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "is valid" in done.stdout
     assert "2023-06-30 23:59 EDT" in done.stdout

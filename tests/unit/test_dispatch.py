@@ -75,9 +75,7 @@ async def test_organizer_buttons_are_refused_to_participants(sample_app, partici
     assert "no longer" in (await sample_app.dispatcher.click("gone:1", organizer, lobby)).text
 
 
-async def test_a_crash_becomes_an_apology_with_a_reference_and_a_log_line(
-    sample_app, participant, lobby, caplog
-):
+async def test_a_crash_becomes_an_apology_with_a_reference_and_a_log_line(sample_app, participant, lobby, caplog):
     with caplog.at_level(logging.ERROR):
         reply = await sample_app.dispatcher.run_command("crash", {}, participant, lobby)
     assert "Something went wrong on our side" in reply.text

@@ -17,9 +17,7 @@ FORM = Form(
 
 
 def test_valid_values_come_back_clean_and_unknown_keys_are_dropped():
-    clean, errors = validate_form(
-        FORM, {"title": "  Our work  ", "area": "ume", "email": "a@b.org", "evil": "x"}
-    )
+    clean, errors = validate_form(FORM, {"title": "  Our work  ", "area": "ume", "email": "a@b.org", "evil": "x"})
     assert errors == {}
     assert clean == {"title": "Our work", "area": "ume", "email": "a@b.org", "notes": ""}
 

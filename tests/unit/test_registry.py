@@ -83,9 +83,7 @@ def test_duplicate_commands_are_refused():
             {
                 "name": "ok",
                 "options": (
-                    Option(
-                        "a", "A", OptionKind.CHOICE, choices=tuple(Choice(str(i), str(i)) for i in range(26))
-                    ),
+                    Option("a", "A", OptionKind.CHOICE, choices=tuple(Choice(str(i), str(i)) for i in range(26))),
                 ),
             },
             "choices",

@@ -58,9 +58,7 @@ async def test_upgrade_applies_only_new_migrations_and_keeps_data(tmp_path):
 
 async def test_a_failing_migration_leaves_nothing_half_applied(tmp_path):
     base = len(load_migrations())
-    folder = copy_migrations(
-        tmp_path, {f"{base + 1:04d}_broken.sql": "CREATE TABLE a (x);\nCREATE TABLE meta (y);\n"}
-    )
+    folder = copy_migrations(tmp_path, {f"{base + 1:04d}_broken.sql": "CREATE TABLE a (x);\nCREATE TABLE meta (y);\n"})
     with pytest.raises(sqlite3.OperationalError):
         await Database.open(tmp_path / "db.sqlite3", migrations=folder)
     db = await Database.open(tmp_path / "db.sqlite3")

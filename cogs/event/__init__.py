@@ -1,0 +1,6 @@
+"""The virtual event: the program, the event's channels, session Q&A threads and coalitions."""
+
+from cogs.event.coalitions import CoalitionsCog
+from cogs.event.cog import EventCog
+
+__all__ = ["CoalitionsCog", "EventCog"]

@@ -1,0 +1,150 @@
+"""The event's places on each platform: planned from config, created once, repaired, archived."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from bot.config import Config
+from bot.core.model import Place, Platform
+from bot.core.port import PlatformError
+from storage.db import Database
+
+MAX_PER_CATEGORY = 50  # Discord
+MAX_NAME = 80  # Slack (Discord allows 100)
+
+
+def channel_name(text: str, fallback: str = "channel") -> str:
+    """A name both platforms accept: lowercase letters, digits and '-', at most 80 characters."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:MAX_NAME].strip("-")
+    return slug or fallback
+
+
+@dataclass(frozen=True)
+class Planned:
+    key: str
+    name: str
+    kind: str  # 'category', 'channel' or 'forum'
+    topic: str = ""
+    tags: tuple[str, ...] = ()
+
+
+def plan(config: Config, platform: str) -> list[Planned]:
+    event = config.event
+    conduct = f" Code of conduct: {event.code_of_conduct}" if event.code_of_conduct else ""
+    places = []
+    if platform == Platform.DISCORD:
+        places.append(Planned("category", event.category, "category"))
+    places += [
+        Planned(
+            "lobby",
+            channel_name(event.lobby),
+            "channel",
+            f"Welcome to {config.conference.short_name}!{conduct}",
+        ),
+        Planned(
+            "announcements",
+            channel_name(config.channels.announcements),
+            "channel",
+            "Announcements from the organizers (read-only).",
+        ),
+        Planned("help", channel_name(config.channels.help), "channel", f"Ask anything; /faq answers too.{conduct}"),
+    ]
+    for area in config.areas:
+        places.append(Planned(f"area:{area.id}", channel_name(area.label), "channel", f"{area.label}.{conduct}"))
+    if platform == Platform.DISCORD:
+        tags = tuple(a.label[:20] for a in config.areas)
+        places.append(Planned("coalitions", channel_name(event.coalitions_forum), "forum", "Topic coalitions.", tags))
+    return places
+
+
+async def stored(db: Database, platform: str) -> dict[str, dict]:
+    rows = await db.fetchall("SELECT * FROM event_places WHERE platform = ?", (platform,))
+    return {r["key"]: dict(r) for r in rows}
+
+
+async def remember(db: Database, platform: str, item: Planned, place_id: str, now: dt.datetime) -> None:
+    await db.execute(
+        "INSERT INTO event_places (platform, key, place_id, kind, name, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (platform, key) DO UPDATE SET place_id = excluded.place_id, name = excluded.name,"
+        " archived = 0",
+        (platform, item.key, place_id, item.kind, item.name, now.isoformat()),
+    )
+
+
+async def set_up(port, config: Config, db: Database, now: dt.datetime, dry_run: bool) -> list[str]:
+    """Create what is missing, keep what exists, repair what was deleted; one line per place."""
+    platform = str(port.platform)
+    known = await stored(db, platform)
+    planned = plan(config, platform)
+    if sum(1 for p in planned if p.kind != "category") > MAX_PER_CATEGORY:
+        raise PlatformError(f"The plan has more than {MAX_PER_CATEGORY} channels for one category.")
+    lines: list[str] = []
+    category_id = known.get("category", {}).get("place_id", "")
+    for item in planned:
+        label = f"{item.kind} {item.name}" if item.kind == "category" else f"#{item.name}"
+        if item.kind == "category":
+            if category_id:
+                lines.append(f"kept {label}")
+            elif dry_run:
+                lines.append(f"would create {label}")
+            else:
+                category_id = await port.create_category(item.name)
+                await remember(db, platform, item, category_id, now)
+                lines.append(f"created {label}")
+            continue
+        existing = await port.find_channel(item.name)
+        record = known.get(item.key)
+        if existing and record and record["place_id"] == existing.channel_id:
+            lines.append(f"kept {label}")
+            continue
+        if existing:
+            if not dry_run:
+                await remember(db, platform, item, existing.channel_id, now)
+            lines.append(f"{'would adopt' if dry_run else 'adopted'} the existing {label}")
+            continue
+        verb = "repair (it was deleted)" if record else "create"
+        if dry_run:
+            lines.append(f"would {verb} {label}")
+            continue
+        place = await _create(port, item, category_id)
+        await remember(db, platform, item, place.channel_id, now)
+        lines.append(f"{'repaired (it was deleted)' if record else 'created'} {label}")
+    return lines
+
+
+async def _create(port, item: Planned, category_id: str) -> Place:
+    if item.kind == "forum" and hasattr(port, "create_forum"):
+        return await port.create_forum(item.name, category_id=category_id, topic=item.topic, tags=item.tags)
+    return await port.create_channel(item.name, category_id=category_id, topic=item.topic)
+
+
+async def place_for(db: Database, platform: str, key: str) -> Place | None:
+    row = await db.fetchone(
+        "SELECT place_id, name FROM event_places WHERE platform = ? AND key = ? AND archived = 0",
+        (platform, key),
+    )
+    return Place(Platform(platform), row["place_id"], name=row["name"]) if row else None
+
+
+async def archive_all(port, db: Database) -> list[str]:
+    lines = []
+    for row in await db.fetchall(
+        "SELECT * FROM event_places WHERE platform = ? AND archived = 0 AND kind != 'category' ORDER BY key",
+        (str(port.platform),),
+    ):
+        try:
+            await port.archive(Place(Platform(row["platform"]), row["place_id"], name=row["name"]))
+        except PlatformError as exc:
+            lines.append(f"could not archive #{row['name']}: {exc}")
+            continue
+        await db.execute(
+            "UPDATE event_places SET archived = 1 WHERE platform = ? AND key = ?",
+            (row["platform"], row["key"]),
+        )
+        lines.append(f"archived #{row['name']}")
+    return lines
