@@ -122,6 +122,7 @@ class Channels(Section):
     announcements: NonEmpty = "announcements"
     organizers: NonEmpty = "organizers"
     help: NonEmpty = "help"
+    moderation: NonEmpty = "moderation"  # private reports land here (organizers only)
 
 
 class Roles(Section):
@@ -192,6 +193,23 @@ class EventSettings(Section):
     coalitions: list[CoalitionSettings] = []
 
 
+class CircleSettings(Section):
+    roles: list[NonEmpty] = [
+        "medical student",
+        "house staff",
+        "faculty",
+        "dean or director",
+        "academic administrator",
+        "community member",
+        "graduate student",
+        "postdoctoral fellow",
+        "other",
+    ]
+    size: int = Field(default=3, ge=2, le=6)
+    warning_hours: float = Field(default=24, ge=0, le=24 * 14)  # members are told this long before a round
+    followup_days: float = Field(default=7, gt=0, le=60)
+
+
 class Config(Section):
     conference: Conference
     proposals: Proposals
@@ -207,6 +225,7 @@ class Config(Section):
     reminders: Reminders = Reminders()
     delivery: Delivery = Delivery()
     event: EventSettings = EventSettings()
+    circles: CircleSettings = CircleSettings()
     _base: Path = PrivateAttr(default=Path("."))
 
     @field_validator("areas")

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 LATE_AFTER = dt.timedelta(minutes=5)  # sent later than this after its time: marked "(late)"
 MAX_ATTEMPTS = 3
+RETRY_DELAY = 0.5  # seconds, times the attempt number
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,8 @@ class Deliveries:
         if await ledger.exists(self.app.db, occurrence.what, occurrence.key):
             return  # targets are fixed when an occurrence first falls due
         targets = await occurrence.targets()
-        missed = occurrence.useful_until is not None and now > occurrence.useful_until
+        # At its "useful until" instant the next message has taken over: that counts as missed.
+        missed = occurrence.useful_until is not None and now >= occurrence.useful_until
         by_platform: dict[str, list[str]] = {}
         for target in targets:
             by_platform.setdefault(target.platform, []).append(target.key)
@@ -185,28 +187,37 @@ class Deliveries:
         late = now - occurrence.due_at > LATE_AFTER
         try:
             message = await occurrence.message(target, late)
-            if message is None:
-                await ledger.settle(db, row.id, "skipped", now, detail="no longer relevant")
-                report.skipped += 1
-                return
-            await self.limiters.get(row.platform, self.limiters[Platform.CONSOLE]).wait()
-            keyed = dataclasses.replace(message, dedupe_key=row.key)
-            posted = await (occurrence.send or _deliver)(port, target, keyed)
-        except PlatformError as exc:
-            await ledger.settle(db, row.id, "failed", self.app.clock.now(), detail=str(exc))
-            report.failed += 1
-            report.details.append(f"{row.platform} {row.target}: {exc}")
-            return
         except Exception as exc:
-            log.exception("delivery %s failed", row.key)
-            if row.attempts + 1 >= MAX_ATTEMPTS:
-                await ledger.settle(db, row.id, "failed", self.app.clock.now(), detail=f"error: {exc}")
-                report.failed += 1
-            else:
-                await ledger.release(db, row.id, self.app.clock.now(), detail=f"error: {exc}")
+            log.exception("could not write delivery %s", row.key)
+            await ledger.settle(db, row.id, "failed", self.app.clock.now(), detail=f"error: {exc}")
+            report.failed += 1
             return
-        await ledger.settle(db, row.id, "sent", self.app.clock.now(), posted, "late" if late else "")
-        report.sent += 1
+        if message is None:
+            await ledger.settle(db, row.id, "skipped", now, detail="no longer relevant")
+            report.skipped += 1
+            return
+        keyed = dataclasses.replace(message, dedupe_key=row.key)
+        problem = ""
+        # Platforms fail for a while (rate limits past the client's retries, outages): try again a
+        # few times with the same marker, so a retry after a half-done send cannot duplicate.
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(RETRY_DELAY * attempt)
+            try:
+                await self.limiters.get(row.platform, self.limiters[Platform.CONSOLE]).wait()
+                posted = await (occurrence.send or _deliver)(port, target, keyed)
+            except PlatformError as exc:
+                problem = str(exc)
+            except Exception as exc:
+                log.exception("delivery %s failed", row.key)
+                problem = f"error: {exc}"
+            else:
+                await ledger.settle(db, row.id, "sent", self.app.clock.now(), posted, "late" if late else "")
+                report.sent += 1
+                return
+        await ledger.settle(db, row.id, "failed", self.app.clock.now(), detail=problem)
+        report.failed += 1
+        report.details.append(f"{row.platform} {row.target}: {problem}")
 
     async def reconcile(self) -> int:
         """After a crash: rows left mid-send are settled if the platform shows the marker, else retried."""
@@ -214,21 +225,27 @@ class Deliveries:
         for row in await ledger.interrupted(self.app.db):
             port = self.app.platforms.get(row.platform)
             find = getattr(port, "find_posted", None)  # optional: (kind, target id, key) -> message id
-            found = None
-            if find is not None:
-                target = Target.parse(row.platform, row.target)
-                try:
-                    found = await find(target.kind, target.id, row.key)
-                except Exception:
-                    log.exception("could not look for delivery %s", row.key)
             now = self.app.clock.now()
+            if find is None:
+                # Sent again with the same marker: Discord answers a repeated nonce with the
+                # message it already has (for a few minutes), so a quick restart cannot duplicate.
+                await ledger.release(self.app.db, row.id, now, detail="interrupted; sending again")
+                continue
+            target = Target.parse(row.platform, row.target)
+            try:
+                found = await find(target.kind, target.id, row.key)
+            except Exception as exc:
+                # Not knowing whether it arrived, sending again could duplicate: report it instead.
+                log.warning("could not check delivery %s after a restart: %s", row.key, exc)
+                await ledger.settle(
+                    self.app.db, row.id, "failed", now, detail=f"interrupted; could not check whether it arrived: {exc}"
+                )
+                continue
             if found:
                 await ledger.settle(self.app.db, row.id, "sent", now, found, "confirmed after restart")
                 settled += 1
             else:
-                # Sent again with the same marker: Discord answers a repeated nonce with the
-                # message it already has; Slack's port looks for the marker first.
-                await ledger.release(self.app.db, row.id, now, detail="interrupted; sending again")
+                await ledger.release(self.app.db, row.id, now, detail="interrupted before it arrived; sending again")
         return settled
 
 

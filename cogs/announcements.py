@@ -165,8 +165,11 @@ class AnnouncementsCog:
             raise UsageError(f"Announcement #{row['id']} was already {row['status']}.")
         send_at = dt.datetime.fromisoformat(row["send_at"]) if row["send_at"] else None
         status = "scheduled" if send_at and send_at > ctx.now() else "sent"
+        if status == "sent":  # sent now: its time is the click, not when the preview was made
+            send_at = ctx.now()
         cursor = await ctx.db.execute(
-            "UPDATE announcements SET status = ? WHERE id = ? AND status = 'draft'", (status, row["id"])
+            "UPDATE announcements SET status = ?, send_at = ? WHERE id = ? AND status = 'draft'",
+            (status, send_at.isoformat(), row["id"]),
         )
         if cursor.rowcount != 1:  # a double click
             raise UsageError(f"Announcement #{row['id']} is already on its way.")
@@ -178,7 +181,7 @@ class AnnouncementsCog:
                 f"Announcement #{row['id']} is scheduled for {Timestamp(send_at)}. "
                 f"/announce cancel {row['id']} stops it."
             )
-        occurrence = self._occurrence(dict(row) | {"status": status})
+        occurrence = self._occurrence(dict(row) | {"status": status, "send_at": send_at.isoformat()})
         await self.app.deliveries.run_occurrence(occurrence)
         return Reply(await self.report(row["id"]))
 

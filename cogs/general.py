@@ -97,6 +97,9 @@ class GeneralCog:
             lines.append("**Behind it:** " + "; ".join(conf.initiatives) + ".")
         if conf.supporters:
             lines.append("**Supported by** " + join_words(conf.supporters) + ".")
+        conduct = config.event.code_of_conduct
+        conduct_text = f"Read the [code of conduct]({conduct}). " if conduct else ""
+        lines.append(f"**A safe space:** {conduct_text}Something worrying you? /report tells the organizers privately.")
         faq = links.faq_page or links.conference_page
         lines.append(
             f"**More:** [conference page]({links.conference_page}), [FAQ]({faq}), or write to {links.contact_email}."

@@ -8,6 +8,7 @@ import datetime as dt
 from bot.core.clock import parse_duration
 from bot.core.context import Context
 from bot.core.model import Choice, Message, Option, OptionKind, Platform, Reply, Timestamp
+from bot.core.port import PlatformError
 from bot.core.registry import command, timeline
 from bot.core.text import time_left
 from bot.delivery import Occurrence, Target
@@ -189,7 +190,13 @@ class RemindersCog:
         role = self.app.config.roles.announcements
         change = getattr(ctx.platform, "add_role" if on else "remove_role", None)
         if change is not None and actor.platform == Platform.DISCORD:
-            await change(actor.user_id, role)
+            try:
+                await change(actor.user_id, role)
+            except PlatformError as exc:
+                return Reply(
+                    f"Your choice is saved, but I could not {'give you' if on else 'remove'} the {role} role: {exc} "
+                    "Please tell the organizers."
+                )
         if on:
             return Reply("Done: announcements that ping will ping you. /notify off stops it.")
         return Reply("Done: announcements will no longer ping you (you can still read them).")

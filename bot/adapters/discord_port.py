@@ -65,17 +65,10 @@ def _platform_errors(action: str) -> Callable:
 def place_for(channel: Any) -> Place:
     """Where an interaction or message happened, in the core's terms."""
     if isinstance(channel, discord.Thread):
-        return Place(
-            Platform.DISCORD, str(channel.parent_id), PlaceKind.THREAD, str(channel.id), channel.name
-        )
-    if (
-        isinstance(channel, discord.DMChannel)
-        or getattr(channel, "type", None) == discord.ChannelType.private
-    ):
+        return Place(Platform.DISCORD, str(channel.parent_id), PlaceKind.THREAD, str(channel.id), channel.name)
+    if isinstance(channel, discord.DMChannel) or getattr(channel, "type", None) == discord.ChannelType.private:
         return Place(Platform.DISCORD, str(channel.id), PlaceKind.DM)
-    return Place(
-        Platform.DISCORD, str(channel.id), PlaceKind.CHANNEL, name=getattr(channel, "name", "") or ""
-    )
+    return Place(Platform.DISCORD, str(channel.id), PlaceKind.CHANNEL, name=getattr(channel, "name", "") or "")
 
 
 class DiscordPort:
@@ -264,9 +257,7 @@ class DiscordPort:
             first = parts[0].kwargs()
             if roles or users:
                 first["allowed_mentions"] = self._allowed(parts[0].content, roles, users)
-            created = await parent.create_thread(
-                name=name[:100], auto_archive_duration=THREAD_ARCHIVE_MINUTES, **first
-            )
+            created = await parent.create_thread(name=name[:100], auto_archive_duration=THREAD_ARCHIVE_MINUTES, **first)
             thread = created.thread
             await self._send_parts(thread, parts[1:], roles, users)
         else:

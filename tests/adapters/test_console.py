@@ -51,6 +51,18 @@ CONSOLE_CASES = {
     "coalition members": ("/coalition members Residency culture", "Residency culture** "),
     "coalition propose": ('/coalition propose "Data justice" "Fair data"', "is with the organizers"),
     "coalition prompt": ("/coalition prompt Hello", "No coalition has a space yet"),
+    "circles join": ("/circles join", "Join coalition circles: answer each prompt"),
+    "circles pause": ("/circles pause", "You're not in circles"),
+    "circles leave": ("/circles leave", "You're not in circles"),
+    "circles status": ("/circles status", "You are not in circles."),
+    "circles match": ("/circles match dry-run=yes", "**Dry run** (seed"),
+    "circles stats": ("/circles stats", "0 round(s), 0 circle(s)"),
+    "report new": ("/report Someone was rude in #help", "Your report is #1"),
+    "report reply": ("/report reply 3 Hello", "You have no report #3."),
+    "report close": ("/report close 3", "You have no report #3."),
+    "privacy export": ("/privacy export", "file: my-data.json"),
+    "privacy delete": ("/privacy delete", "[1] Erase my data"),
+    "audit": ("/audit", "No entries match."),
 }
 
 

@@ -7,6 +7,7 @@ discord_case` fails for any registry command without a line, and for lines namin
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import pytest
 
 from bot.app import App
 from bot.config import load_config
-from bot.core.model import Permission
+from bot.core.model import Actor, Form, Permission, Place, Platform
 from storage import faq as faq_store
 from storage import proposals as proposal_store
 from tests.adapters.conftest import ROOT
@@ -96,6 +97,28 @@ async def intents_only(app: App, fake: FakeDiscord) -> dict[str, Any]:
     return {}
 
 
+async def scheduled_announcement(app: App, fake: FakeDiscord) -> dict[str, Any]:
+    """An announcement olu scheduled for two days from now (through the core, as the form would)."""
+    olu = fake.member("olu")["user"]
+    actor = Actor(Platform.DISCORD, olu["id"], "olu", is_organizer=True)
+    place = Place(Platform.DISCORD, fake.channel("general")["id"], name="general")
+    form = await app.dispatcher.run_command("announce new", {}, actor, place)
+    assert isinstance(form, Form)
+    when = (app.clock.now() + dt.timedelta(days=2)).isoformat(timespec="minutes")
+    values = {"text": "Prepared news", "channels": "announcements", "platforms": "discord"}
+    shown = await app.dispatcher.submit(
+        form.id, form.state, values | {"send_at": when, "ping": "no"}, actor, place
+    )
+    scheduled = await app.dispatcher.click(shown.buttons[0].id, actor, place)
+    assert "is scheduled for" in scheduled.text, scheduled.text
+    return {"id": int(shown.buttons[0].argument)}
+
+
+async def scheduled_announcement_only(app: App, fake: FakeDiscord) -> dict[str, Any]:
+    await scheduled_announcement(app, fake)
+    return {}
+
+
 CASES: dict[str, Case] = {
     "help": Case(expect="Here is what I can do in Challenging Norms"),
     "about": Case(expect="**Challenging Norms: Uplifting Anti-Racist Work"),
@@ -141,6 +164,17 @@ CASES: dict[str, Case] = {
     "proposals list": Case(expect="Prepared intent number", prepare=intents_only),
     "proposals stats": Case(expect="New intents by day:", prepare=intents_only),
     "proposals export": Case(expect="intent(s), one row each.", prepare=intents_only),
+    "reminders": Case({"state": "off"}, expect="Done: no more private deadline reminders."),
+    "notify": Case({"state": "on"}, expect="Done: announcements that ping will ping you."),
+    "announce new": Case(
+        expect="New announcement",
+        submit={"Announcement": "Registration is open!"},
+        expect_submitted="**Preview** (only you can see this):",
+    ),
+    "announce cancel": Case(
+        expect="is cancelled; nothing more of it will be sent", prepare=scheduled_announcement
+    ),
+    "announce scheduled": Case(expect="Scheduled announcements:\n- **#", prepare=scheduled_announcement_only),
 }
 
 REGISTRY = App.registry_for(load_config(ROOT / "config.toml"))

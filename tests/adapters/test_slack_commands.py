@@ -59,6 +59,11 @@ COMMANDS: dict[str, str | Modal] = {
     "proposals list": "No intents match.",
     "proposals stats": "No intents yet.",
     "proposals export": "0 intent(s), one row each.",
+    "reminders off": "no more private deadline reminders",
+    "notify on": "announcements that ping will ping you",
+    "announce new": Modal("New announcement"),
+    "announce scheduled": "No announcements are scheduled.",
+    "announce cancel 1": "There is no announcement #1.",
 }
 
 

@@ -16,7 +16,8 @@ The fake behaves like Discord where a bug would show:
 - the cache: every REST mutation is followed by the gateway event Discord sends, filtered by the
   intents the client identified with;
 - mentions: a message pings only what its allowed_mentions permit (Discord parses everything
-  when allowed_mentions is absent);
+  when allowed_mentions is absent), and a role only if it is mentionable or the author may
+  mention everyone; what the sender allowed is kept in `StoredMessage.allowed_mentions`;
 - failures: `inject` answers a matching request with a 429 (with `Via`, as Discord's edge does)
   or a 5xx, before or after the request took effect.
 
@@ -51,6 +52,7 @@ EMBED_LINKS = 1 << 14
 ATTACH_FILES = 1 << 15
 READ_MESSAGE_HISTORY = 1 << 16
 MANAGE_ROLES = 1 << 28
+MENTION_EVERYONE = 1 << 17
 MANAGE_EVENTS = 1 << 33
 MANAGE_THREADS = 1 << 34
 CREATE_PUBLIC_THREADS = 1 << 35
@@ -134,6 +136,8 @@ class Failure:
     is_global: bool
     times: int
     after: bool  # let the request take effect, then fail the response (a lost reply)
+    per_path: int | None = None  # at most this many failures for any one path
+    seen: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -143,6 +147,7 @@ class StoredMessage:
     files: list[tuple[str, bytes, str]] = field(default_factory=list)
     interaction_id: int | None = None
     deleted: bool = False
+    allowed_mentions: dict | None = None  # as the sender sent it (None: absent, Discord parses all)
 
     @property
     def id(self) -> int:
@@ -433,21 +438,29 @@ class FakeDiscord:
         is_global: bool = False,
         times: int = 1,
         after: bool = False,
+        per_path: int | None = None,
     ) -> None:
         """Answer the next `times` requests matching `method` and the `path` regex with `status`.
 
         A 429 carries `Via` (as Discord's edge does; without it discord.py assumes a Cloudflare
         ban and gives up) and `retry_after`. With `after=True` the request takes effect first and
-        only its response is lost, as when a connection drops after Discord acted.
+        only its response is lost, as when a connection drops after Discord acted. `per_path`
+        fails each distinct path at most that many times, as Discord limits each route (each
+        channel's messages, say) on its own: a storm spread over many channels.
         """
         self._failures.append(
-            Failure(method.upper(), re.compile(path), status, retry_after, via, is_global, times, after)
+            Failure(
+                method.upper(), re.compile(path), status, retry_after, via, is_global, times, after, per_path
+            )
         )
 
     def _take_failure(self, method: str, path: str) -> Failure | None:
         for failure in self._failures:
             if failure.times > 0 and failure.method == method and failure.path.search(path):
+                if failure.per_path is not None and failure.seen.get(path, 0) >= failure.per_path:
+                    continue
                 failure.times -= 1
+                failure.seen[path] = failure.seen.get(path, 0) + 1
                 return failure
         return None
 
@@ -1331,7 +1344,7 @@ class FakeDiscord:
             "attachments": self._attachments(channel_id, body, files),
             "nonce": body.get("nonce"),
         }
-        payload.update(self._mentions(content, body.get("allowed_mentions")))
+        payload.update(self._mentions(content, body.get("allowed_mentions"), int(author["id"])))
         if channel["type"] != DM:
             payload["guild_id"] = str(self.guild_id)
             if member is not None:
@@ -1358,6 +1371,7 @@ class FakeDiscord:
             visible_to=interaction.user_id if ephemeral else None,
             files=list(files),
             interaction_id=interaction.id if interaction else None,
+            allowed_mentions=body.get("allowed_mentions"),
         )
         self.messages[message_id] = stored
         if channel["type"] in THREAD_TYPES:
@@ -1382,8 +1396,9 @@ class FakeDiscord:
             )
         return found
 
-    def _mentions(self, content: str, allowed: dict | None) -> dict:
-        """Who gets pinged: Discord parses every kind of mention unless allowed_mentions says."""
+    def _mentions(self, content: str, allowed: dict | None, author_id: int | None = None) -> dict:
+        """Who gets pinged: Discord parses every kind of mention unless allowed_mentions says,
+        and pings a role only if it is mentionable or the author may mention everyone."""
         parse = ["users", "roles", "everyone"] if allowed is None else allowed.get("parse", [])
         users = {int(u) for u in MENTION_USER.findall(content)}
         roles = {int(r) for r in MENTION_ROLE.findall(content)}
@@ -1391,6 +1406,9 @@ class FakeDiscord:
             users &= {int(u) for u in (allowed or {}).get("users", [])}
         if "roles" not in parse:
             roles &= {int(r) for r in (allowed or {}).get("roles", [])}
+        if author_id is not None and author_id in self.members:
+            may_mention_all = bool(self.member_permissions(author_id) & MENTION_EVERYONE)
+            roles = {r for r in roles if may_mention_all or self.roles.get(r, {}).get("mentionable")}
         return {
             "mentions": [self.users[u] for u in users if u in self.users],
             "mention_roles": [str(r) for r in roles if r in self.roles],
@@ -1409,7 +1427,10 @@ class FakeDiscord:
         if files:
             message.files = list(files)
             message.payload["attachments"] = self._attachments(message.channel_id, body, files)
-        message.payload.update(self._mentions(merged["content"] or "", body.get("allowed_mentions")))
+        allowed = body.get("allowed_mentions")
+        author_id = int(message.payload["author"]["id"])
+        message.payload.update(self._mentions(merged["content"] or "", allowed, author_id))
+        message.allowed_mentions = allowed
         flags = body.get("flags", message.payload["flags"] & ~LOADING)
         message.payload["flags"] = int(flags or 0) & ~LOADING
         message.payload["edited_timestamp"] = iso()

@@ -524,6 +524,18 @@ class FakeSlack:
         channel.messages.append(message)
         return {"channel": channel.id, "ts": message["ts"], "message": message}
 
+    def m_chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args)
+        ts = str(args.get("message_ts", ""))
+        if not any(m["ts"] == ts for m in channel.messages):
+            raise SlackError("message_not_found")
+        return {"channel": channel.id, "permalink": self.permalink(channel.id, ts)}
+
+    @staticmethod
+    def permalink(channel: str, ts: str) -> str:
+        """The link Slack gives for a message: the workspace, the channel, the ts without its dot."""
+        return f"https://fake-team.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
     def m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(args)
         if channel.archived:
