@@ -235,8 +235,8 @@ _KEY_VALUE = re.compile(r"^([a-z][a-z0-9_-]*)=(.*)$", re.DOTALL)
 
 
 def parse_option_text(command: Command, text: str) -> dict[str, str]:
-    """Read `key=value` pairs and positional words, in option order; the last text option takes
-    the rest of the line, so '/faq where is the conference' needs no quotes."""
+    """Read `key=value` pairs and positional words, in option order; one text option takes the rest
+    of the line, so '/faq where is the conference' needs no quotes."""
     try:
         words = shlex.split(text)
     except ValueError:
@@ -250,11 +250,15 @@ def parse_option_text(command: Command, text: str) -> dict[str, str]:
         else:
             positional.append(word)
     free = [o for o in command.options if o.name not in raw]
-    for index, option in enumerate(free):
+    # One text option takes the rest of the line: the last required one, else the last one. Options
+    # after it can still be given as key=value ('/ask opening Where do I start? anonymous=yes').
+    texts = [o for o in free if o.kind is OptionKind.TEXT]
+    required = [o for o in texts if o.required]
+    greedy = (required or texts or [None])[-1]
+    for option in free:
         if not positional:
             break
-        is_last = index == len(free) - 1
-        if is_last and option.kind is OptionKind.TEXT:
+        if option is greedy:
             raw[option.name] = " ".join(positional)
             positional = []
         else:

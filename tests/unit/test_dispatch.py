@@ -170,3 +170,20 @@ def test_convert_options_keeps_already_typed_values():
     cmd = make(Option("who", "Who", OptionKind.USER), Option("where", "Where", OptionKind.CHANNEL))
     typed = convert_options(cmd, {"who": UserRef("1"), "where": ChannelRef("2")}, dt.UTC)
     assert typed == {"who": UserRef("1"), "where": ChannelRef("2")}
+
+
+def test_the_required_text_option_takes_the_rest_even_before_optional_ones():
+    cmd = make(
+        Option("session", "Session"),
+        Option("question", "Question"),
+        Option("anonymous", "Anonymous", OptionKind.CHOICE, required=False, choices=(Choice("yes", "yes"),)),
+    )
+    assert parse_option_text(cmd, "opening Where do I start?") == {
+        "session": "opening",
+        "question": "Where do I start?",
+    }
+    assert parse_option_text(cmd, "opening Is it ok? anonymous=yes") == {
+        "session": "opening",
+        "question": "Is it ok?",
+        "anonymous": "yes",
+    }
