@@ -111,3 +111,13 @@ def test_db_backup_command_copies_the_live_database(tmp_path):
     )
     assert again.returncode == 1
     assert "already exists" in again.stderr
+
+
+async def test_the_database_file_is_readable_by_its_owner_only(tmp_path):
+    db = await Database.open(tmp_path / "private.sqlite3")
+    try:
+        await meta.put(db, "k", "v")
+        for path in tmp_path.glob("private.sqlite3*"):
+            assert path.stat().st_mode & 0o077 == 0, f"{path.name} is readable by others"
+    finally:
+        await db.close()
