@@ -70,6 +70,8 @@ BOT_SCOPES = {
     "groups:history": "messages in private channels the bot is in",
     "im:history": "direct messages to the bot",
     "im:write": "open direct messages",
+    "mpim:write": "open group DMs for circles",
+    "mpim:history": "check a circle's group DM before repeating a delivery",
     "users:read": "people's display names and time zones",
     "usergroups:read": "members of the organizers' user group",
     "files:write": "share files",

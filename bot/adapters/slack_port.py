@@ -6,6 +6,8 @@ carrying a dedupe key is marked with message metadata; when Slack fails with a s
 possibly posting, the port looks for the marker before posting again, so the message appears once;
 `find_posted` is the same search for the delivery ledger after a restart. Opt-in pings
 (`Message.mention_users`) are `<@U…>` mentions the port writes itself, ahead of the escaped text.
+`create_group` gives a few people a private space (a group DM, or a private channel above Slack's
+eight people per group DM) and posts its first message there once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import random
 import re
 import time
+import unicodedata
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,6 +33,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack_blocks import message_bodies
+from bot.adapters.slack_text import escape
 from bot.core.model import File, Message, Place, PlaceKind, Platform, Posted
 from bot.core.port import PlatformError
 
@@ -39,6 +43,7 @@ DELIVERY_EVENT = "bot_delivery"  # the metadata event_type marking the bot's key
 _CHANNEL_NAME = re.compile(r"[^a-z0-9_-]+")
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 MARKER_SEARCH = 200  # recent messages `find_posted` reads in a channel (one page of history)
+MAX_GROUP_DM = 8  # people conversations.open puts in one group DM ("1 to 8 user IDs")
 
 
 class Pacer:
@@ -75,9 +80,12 @@ class Pacer:
 
 
 def slack_channel_name(name: str) -> str:
-    """Slack's rules: lowercase letters, digits, '-' and '_', at most 80 characters."""
-    cleaned = _CHANNEL_NAME.sub("-", name.strip().lstrip("#").lower()).strip("-")
-    return cleaned[:80] or "channel"
+    """Slack's rules: lowercase letters, digits, '-' and '_' (not only punctuation), at most 80 characters.
+    Accents are folded ('Équité' → 'equite') rather than turned into dashes."""
+    folded = unicodedata.normalize("NFKD", name.strip().lstrip("#").lower())
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    cleaned = _CHANNEL_NAME.sub("-", folded).strip("-_")
+    return cleaned[:80].strip("-_") or "channel"
 
 
 def mention_line(user_ids: Sequence[str]) -> str:
@@ -230,7 +238,12 @@ class SlackPort:
         channel (kind "channel"), a thread ("thread", id 'CHANNEL/TS') or a person's DM (kind "user"),
         or None when it is not there.
 
+        A circle's group space (kind "group") is found by `create_group` itself, which looks for the
+        marker before posting: None here means "send again", and sending again cannot duplicate.
+
         Raises PlatformError when Slack cannot be asked, which is not the same as "not there"."""
+        if kind == "group":
+            return None
         if kind == "user":
             place = await self.dm_place(target_id)
         elif kind == "channel":
@@ -299,21 +312,8 @@ class SlackPort:
 
     # -- channels ------------------------------------------------------------------------------
     async def find_channel(self, name: str) -> Place | None:
-        wanted = slack_channel_name(name)
-        cursor = None
-        while True:
-            try:
-                response = await self.client.conversations_list(
-                    types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor
-                )
-            except SlackApiError as exc:
-                raise PlatformError(f"Slack could not list channels: {_error(exc)}") from exc
-            for channel in response.get("channels") or []:
-                if channel.get("name") == wanted:
-                    return Place(Platform.SLACK, channel["id"], name=channel["name"])
-            cursor = (response.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return None
+        found = await self._channel_named(slack_channel_name(name))
+        return Place(Platform.SLACK, found["id"], name=found["name"]) if found else None
 
     async def create_category(self, name: str) -> str:
         return ""  # Slack has no channel categories
@@ -330,18 +330,97 @@ class SlackPort:
                 raise PlatformError(f"Slack could not create #{slack_name}: {_error(exc)}") from exc
             # Setting up the event twice must not fail or duplicate: reuse the channel.
             existing = await self.find_channel(slack_name)
-            if existing is None:
+            if existing is not None:
+                return existing
+            if (await self._channel_named(slack_name, archived=True) or {}).get("is_archived"):
+                # Archived channels keep their name, and Slack does not let apps unarchive.
                 raise PlatformError(
-                    f"#{slack_name} exists but the bot cannot see it (archived, or private without "
-                    "the bot); unarchive it or choose another name."
+                    f"#{slack_name} is archived. Unarchive it in Slack (apps cannot) or rename it, then run this again."
                 ) from exc
-            return existing
+            raise PlatformError(
+                f"#{slack_name} exists but the bot cannot see it (a private channel without the bot); "
+                "invite the bot or choose another name."
+            ) from exc
         if topic:
             try:
-                await self.client.conversations_setTopic(channel=place.channel_id, topic=topic[:250])
+                # A topic is shown as message text: what people typed must not become a ping.
+                escaped = re.sub(r"&[a-z]*$", "", escape(topic)[:250])  # never half an entity
+                await self.client.conversations_setTopic(channel=place.channel_id, topic=escaped)
             except SlackApiError as exc:
                 log.warning("could not set the topic of #%s: %s", slack_name, _error(exc))
         return place
+
+    async def _channel_named(self, name: str, archived: bool = False) -> dict[str, Any] | None:
+        """Slack's description of the channel called `name` the bot can see (archived ones too)."""
+        cursor = None
+        while True:
+            try:
+                response = await self.client.conversations_list(
+                    types="public_channel,private_channel", exclude_archived=not archived, limit=200, cursor=cursor
+                )
+            except SlackApiError as exc:
+                raise PlatformError(f"Slack could not list channels: {_error(exc)}") from exc
+            for channel in response.get("channels") or []:
+                if channel.get("name") == name:
+                    return channel
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    # -- groups (circles) ----------------------------------------------------------------------
+    async def create_group(self, user_ids: Sequence[str], name: str, message: Message) -> Place:
+        """A private space for a few people, with `message` posted there: a group DM for up to
+        eight people (Slack's limit), else a private channel named after `name` with them invited.
+
+        Safe to call again for the same people and message (a retry, or the ledger sending again
+        after a restart): Slack hands back the same group DM, and a message carrying the same dedupe
+        key already there is not posted twice."""
+        people = list(dict.fromkeys(u for u in user_ids if u))
+        if not people:
+            raise PlatformError("A group needs at least one person.")
+        place, maybe_used = None, True
+        if len(people) <= MAX_GROUP_DM:
+            try:
+                response = await self.client.conversations_open(users=",".join(people))
+            except SlackApiError as exc:
+                if _error(exc) != "too_many_users":
+                    raise PlatformError(f"Slack could not open a group conversation: {_error(exc)}") from exc
+            else:
+                place = Place(Platform.SLACK, str(response["channel"]["id"]), PlaceKind.DM, name=name)
+                maybe_used = response.get("already_open") is not False  # a new one holds no message yet
+        if place is None:
+            place, maybe_used = await self._private_group(people, name)
+        if message.dedupe_key and maybe_used:
+            try:
+                found = await self._marked(place, f"{message.dedupe_key}#0", MARKER_SEARCH)
+            except SlackApiError as exc:  # not knowing whether it is there, posting could duplicate
+                raise PlatformError(f"Slack could not show the group's messages: {_error(exc)}") from exc
+            if found:
+                return place
+        await self.post(place, message)
+        return place
+
+    async def _private_group(self, people: list[str], name: str) -> tuple[Place, bool]:
+        """A private channel for a group too big for a group DM: (place, whether it existed)."""
+        base = slack_channel_name(name)
+        for number in range(1, 6):
+            slack_name = base if number == 1 else f"{base[:77]}-{number}"
+            existed = False
+            try:
+                response = await self.client.conversations_create(name=slack_name, is_private=True)
+                channel_id = str(response["channel"]["id"])
+            except SlackApiError as exc:
+                if _error(exc) != "name_taken":
+                    raise PlatformError(f"Slack could not create #{slack_name}: {_error(exc)}") from exc
+                found = await self._channel_named(slack_name)
+                if not (found and found.get("is_private")):
+                    continue  # someone else's channel has the name: never reuse a public one
+                channel_id, existed = str(found["id"]), True
+            place = Place(Platform.SLACK, channel_id, name=slack_name)
+            for user_id in people:
+                await self.add_member(place, user_id)
+            return place, existed
+        raise PlatformError(f"Slack has no free name for the group #{base}.")
 
     async def create_thread(self, place: Place, name: str, message: Message) -> Place:
         # Slack threads have no names: the name heads the thread's first message.

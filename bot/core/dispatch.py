@@ -34,6 +34,7 @@ from bot.core.model import (
     Place,
     Reply,
 )
+from bot.core.port import PlatformError
 from storage import people
 
 if TYPE_CHECKING:
@@ -182,6 +183,9 @@ class Dispatcher:
             return await call()
         except UsageError as exc:
             return Reply(str(exc))
+        except PlatformError as exc:  # the platform's refusal, worded for people by the adapter
+            log.warning("%s: the platform refused: %s", what, exc)
+            return Reply(f"Sorry, that didn't work: {exc}")
         except Exception:
             incident = secrets.token_hex(4)
             log.exception("%s failed (incident %s)", what, incident)

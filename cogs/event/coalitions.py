@@ -112,8 +112,16 @@ class CoalitionsCog:
             return Reply(f"You're already in **{row['name']}**.")
         port = self.app.platforms.get(actor.platform) or ctx.platform
         if port is not None:
-            place = await self.place(port, row)
-            await port.add_member(place, actor.user_id)
+            try:
+                place = await self.place(port, row)
+                await port.add_member(place, actor.user_id)
+            except Exception:
+                # Not in after all: a later try must not answer "already in".
+                await ctx.db.execute(
+                    "DELETE FROM coalition_members WHERE coalition_id = ? AND platform = ? AND user_id = ?",
+                    (row["id"], actor.platform, actor.user_id),
+                )
+                raise
             await port.post(
                 place,
                 Message(

@@ -255,23 +255,44 @@ class EventCog:
         async def send(port, target: Target, message: Message) -> str:
             place = Place(Platform(target.platform), target.id, name=target.name)
             posted = await port.post(place, message)
-            if not await self._thread_place(target.platform, session.id):
-                thread = await port.create_thread(
-                    place,
-                    f"Q&A: {session.title}"[:100],
-                    Message(
-                        f"Q&A for **{session.title}**. Ask here, or with /ask {session.id} QUESTION "
-                        "(anonymously if you prefer)."
-                    ),
-                )
-                await self.app.db.execute(
-                    "INSERT INTO session_threads (platform, session_id, channel_id, thread_id) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT (platform, session_id) DO NOTHING",
-                    (target.platform, session.id, thread.channel_id, thread.thread_id or thread.channel_id),
-                )
+            # The post is what the ledger records; a thread that fails to open now is opened by the
+            # first /ask instead, so a retry never repeats the post.
+            try:
+                await self._ensure_thread(port, session, place)
+            except Exception:
+                log.exception("could not open the Q&A thread of %s on %s", session.id, target.platform)
             return posted.message_id
 
         return send
+
+    async def _ensure_thread(self, port, session: Session, channel: Place | None = None) -> Place | None:
+        """The session's Q&A thread on this platform, opened the first time it is needed."""
+        platform = str(port.platform)
+        found = await self._thread_place(platform, session.id)
+        if found or not port:
+            return found
+        if channel is None:
+            key = "lobby" if session.area == PLENARY else f"area:{session.area}"
+            channel = await places.place_for(self.app.db, platform, key)
+            if channel is None:
+                name = self.app.config.event.lobby if session.area == PLENARY else self.area_label(session.area)
+                channel = await port.find_channel(places.channel_name(name))
+            if channel is None:
+                return None
+        thread = await port.create_thread(
+            channel,
+            f"Q&A: {session.title}"[:100],
+            Message(
+                f"Q&A for **{session.title}**. Ask here, or with /ask {session.id} QUESTION "
+                "(anonymously if you prefer)."
+            ),
+        )
+        await self.app.db.execute(
+            "INSERT INTO session_threads (platform, session_id, channel_id, thread_id) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (platform, session_id) DO NOTHING",
+            (platform, session.id, thread.channel_id, thread.thread_id or thread.channel_id),
+        )
+        return await self._thread_place(platform, session.id)
 
     async def _thread_place(self, platform: str, session_id: str) -> Place | None:
         row = await self.app.db.fetchone(
@@ -313,6 +334,10 @@ class EventCog:
     async def ask(self, ctx: Context) -> Reply:
         session = self.session(ctx.options["session"])
         thread = await self._thread_place(ctx.actor.platform, session.id)
+        lead = dt.timedelta(minutes=self.app.config.event.lead_minutes)
+        port = self.app.platforms.get(ctx.actor.platform) or ctx.platform
+        if thread is None and ctx.now() >= session.start - lead and port is not None:
+            thread = await self._ensure_thread(port, session)  # its opening failed, or was interrupted
         if thread is None:
             lead = self.app.config.event.lead_minutes
             raise UsageError(

@@ -67,12 +67,15 @@ async def stored(db: Database, platform: str) -> dict[str, dict]:
     return {r["key"]: dict(r) for r in rows}
 
 
-async def remember(db: Database, platform: str, item: Planned, place_id: str, now: dt.datetime) -> None:
+async def remember(
+    db: Database, platform: str, item: Planned, place_id: str, now: dt.datetime, adopted: bool = False
+) -> None:
     await db.execute(
-        "INSERT INTO event_places (platform, key, place_id, kind, name, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+        "INSERT INTO event_places (platform, key, place_id, kind, name, created_at, adopted)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (platform, key) DO UPDATE SET place_id = excluded.place_id, name = excluded.name,"
-        " archived = 0",
-        (platform, item.key, place_id, item.kind, item.name, now.isoformat()),
+        " archived = 0, adopted = excluded.adopted",
+        (platform, item.key, place_id, item.kind, item.name, now.isoformat(), int(adopted)),
     )
 
 
@@ -104,14 +107,18 @@ async def set_up(port, config: Config, db: Database, now: dt.datetime, dry_run: 
             continue
         if existing:
             if not dry_run:
-                await remember(db, platform, item, existing.channel_id, now)
+                await remember(db, platform, item, existing.channel_id, now, adopted=True)
             lines.append(f"{'would adopt' if dry_run else 'adopted'} the existing {label}")
             continue
         verb = "repair (it was deleted)" if record else "create"
         if dry_run:
             lines.append(f"would {verb} {label}")
             continue
-        place = await _create(port, item, category_id)
+        try:
+            place = await _create(port, item, category_id)
+        except PlatformError as exc:  # one refusal must not stop the rest of the setup
+            lines.append(f"could not {verb} {label}: {exc}")
+            continue
         await remember(db, platform, item, place.channel_id, now)
         lines.append(f"{'repaired (it was deleted)' if record else 'created'} {label}")
     return lines
@@ -137,6 +144,9 @@ async def archive_all(port, db: Database) -> list[str]:
         "SELECT * FROM event_places WHERE platform = ? AND archived = 0 AND kind != 'category' ORDER BY key",
         (str(port.platform),),
     ):
+        if row["adopted"]:
+            lines.append(f"left #{row['name']} open: it existed before the event setup")
+            continue
         try:
             await port.archive(Place(Platform(row["platform"]), row["place_id"], name=row["name"]))
         except PlatformError as exc:

@@ -9,10 +9,12 @@ an organizer; for an organizer-only command the participant's refusal is checked
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
 
+from bot.adapters.slack_manifest import MAX_COMMANDS, RESERVED_COMMANDS, build_manifest
 from bot.adapters.slack_text import escape
 from bot.app import App
 from bot.core.dispatch import resolve_command
@@ -64,6 +66,32 @@ COMMANDS: dict[str, str | Modal] = {
     "announce new": Modal("New announcement"),
     "announce scheduled": "No announcements are scheduled.",
     "announce cancel 1": "There is no announcement #1.",
+    # The virtual event (the fresh app's clock is in June, months before the program).
+    "program": "Add it to your calendar with /program ics",  # the group's default: /program show
+    "program ics ume": "sessions; open the file to add them to your calendar",
+    "event setup dry-run=yes": "Event setup (dry run: nothing changed)",
+    "event archive": "nothing to archive",
+    "event summary": "Questions asked per session",
+    "ask opening Hello": "opens 10 minutes before it starts",
+    "coalition list": "Topic coalitions (join with /coalition join NAME)",
+    "coalition join Curriculum reform": "You joined",
+    "coalition leave Curriculum reform": "not in",
+    "coalition members Curriculum reform": "Curriculum reform",
+    'coalition propose "Llama care" Caring for the llamas': "is with the organizers",
+    "coalition prompt What will you try first?": "No coalition has a space yet",
+    "circles join": Modal("Join coalition circles"),
+    "circles pause": "not in circles",
+    "circles leave": "not in circles",
+    "circles status": "You are not in circles",
+    "circles match dry-run=yes": "Dry run",
+    "circles stats": "0 active members",
+    # Safety
+    "report new Something worried me": "Your report is #1",
+    "report reply 1 More details": "You have no report #1",
+    "report close 1": "You have no report #1",
+    "privacy export": "Here is everything I hold about you",
+    "privacy delete": "It cannot be undone",
+    "audit": "No entries match",
 }
 
 
@@ -104,3 +132,20 @@ async def test_command_on_slack(slack, text, who):
         assert "Something went wrong" not in shown
     # The person was looked up (name, time zone) for the answer.
     assert any(c.args.get("user") == who for c in slack.fake.calls_to("users.info"))
+
+
+def test_the_manifest_takes_every_top_level_command(config):
+    """The new groups and commands fit Slack's rules for an app's slash commands, so the manifest
+    still imports: none is a Slack built-in, names and texts are within Slack's limits."""
+    registry = App.registry_for(config)
+    manifest = build_manifest(config, registry)
+    commands = {c["command"]: c for c in manifest["features"]["slash_commands"]}
+    new = {"/program", "/event", "/ask", "/coalition", "/circles", "/report", "/privacy", "/audit"}
+    assert new <= set(commands) and len(commands) <= MAX_COMMANDS
+    for name, entry in commands.items():
+        assert re.fullmatch(r"/[a-z0-9_-]{1,31}", name) and name[1:] not in RESERVED_COMMANDS, name
+        assert 1 <= len(entry["description"]) <= 100 and len(entry.get("usage_hint", "")) <= 100, name
+    assert commands["/coalition"]["description"] == "Coalition: list, join, leave, members, propose, prompt"
+    assert commands["/ask"]["usage_hint"] == "<session> <question> [anonymous]"
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"mpim:write", "mpim:history"} <= scopes  # circles open group DMs and check them before repeating

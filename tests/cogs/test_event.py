@@ -99,7 +99,8 @@ async def test_setup_creates_once_repairs_deletions_and_dry_runs(world):  # noqa
     assert "- repaired (it was deleted) #graduate-medical-education" in third.text
     assert world.slack.created.count(("channel", "graduate-medical-education")) == 2
     archived = await app.dispatcher.run_command("event archive", {}, OLU, lobby)
-    assert "archived #lobby" in archived.text and len(world.slack.archived) == 6
+    assert "archived #lobby" in archived.text and len(world.slack.archived) == 4
+    assert "left #help open: it existed before the event setup" in archived.text
     participant = console_actor("ana")
     for name in ("event setup", "event archive", "event summary"):
         assert "only organizers" in (await app.dispatcher.run_command(name, {}, participant, lobby)).text

@@ -74,6 +74,14 @@ class Channel:
     archived: bool = False
     topic: str = ""
     messages: list[dict[str, Any]] = field(default_factory=list)
+    is_mpim: bool = False  # a group DM, opened with conversations.open for 2 to 8 people
+
+    @property
+    def kind(self) -> str:
+        """Its conversations.list `types` name."""
+        if self.is_im or self.is_mpim:
+            return "im" if self.is_im else "mpim"
+        return "private_channel" if self.is_private else "public_channel"
 
     def info(self) -> dict[str, Any]:
         return {
@@ -82,6 +90,7 @@ class Channel:
             "is_channel": not self.is_private and not self.is_im,
             "is_private": self.is_private,
             "is_im": self.is_im,
+            "is_mpim": self.is_mpim,
             "is_archived": self.archived,
             "num_members": len(self.members),
             "topic": {"value": self.topic},
@@ -181,6 +190,25 @@ class FakeSlack:
 
     def channel_named(self, name: str) -> Channel:
         return next(c for c in self.channels.values() if c.name == name)
+
+    def delete_channel(self, name: str) -> None:
+        """An admin deleted the channel: it is gone, and its name is free again."""
+        del self.channels[self.channel_named(name).id]
+
+    def group_dms(self) -> list[Channel]:
+        return [c for c in self.channels.values() if c.is_mpim]
+
+    def mpim_channel(self, users: list[str]) -> tuple[Channel, bool]:
+        """The group DM of these people and the bot (the same one for the same people, in any order),
+        and whether it was open already."""
+        members = frozenset(users) | {self.BOT_USER}
+        for channel in self.channels.values():
+            if channel.is_mpim and frozenset(channel.members) == members:
+                return channel, True
+        channel_id = f"G{next(self._ids):07d}"
+        name = "mpdm-" + "--".join(self.users[u]["name"] for u in users) + "-1"
+        self.channels[channel_id] = Channel(channel_id, name, True, members=set(members), is_mpim=True)
+        return self.channels[channel_id], False
 
     # -- what Slack hands the app with a request ----------------------------------------------------------
     def trigger(self) -> str:
@@ -385,12 +413,18 @@ class FakeSlack:
             raise SlackError("not_in_channel")
 
     def m_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        users = [u for u in str(args.get("users", "")).split(",") if u]
-        if len(users) != 1:
-            raise SlackError("users_list_not_supplied" if not users else "not_implemented_in_fake")
-        if users[0] not in self.users:
+        users = list(dict.fromkeys(u.strip() for u in str(args.get("users", "")).split(",") if u.strip()))
+        if not users:
+            raise SlackError("users_list_not_supplied")
+        if len(users) > 8:  # "Provide 1 to 8 user IDs"
+            raise SlackError("too_many_users")
+        if any(u not in self.users for u in users):
             raise SlackError("user_not_found")
-        return {"channel": {"id": self.dm_channel(users[0]).id}}
+        if len(users) == 1:
+            opened = "D" + users[0][1:] in self.channels
+            return {"channel": {"id": self.dm_channel(users[0]).id}, "already_open": opened}
+        channel, opened = self.mpim_channel(users)
+        return {"channel": channel.info(), "already_open": opened}
 
     def m_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"channel": self._channel(args).info()}
@@ -403,7 +437,7 @@ class FakeSlack:
             c
             for c in self.channels.values()
             if not c.is_im
-            and ("private_channel" if c.is_private else "public_channel") in types
+            and c.kind in types
             and (not c.is_private or self.BOT_USER in c.members)
             and not (exclude_archived and c.archived)
         ]
