@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
 
 from bot.config import Config
-from bot.core.model import Place, Platform
+from bot.core.model import Message, Place, Platform
 from bot.core.port import PlatformError
 from storage.db import Database
 
+log = logging.getLogger(__name__)
 MAX_PER_CATEGORY = 50  # Discord
 MAX_NAME = 80  # Slack (Discord allows 100)
 
@@ -121,7 +123,24 @@ async def set_up(port, config: Config, db: Database, now: dt.datetime, dry_run: 
             continue
         await remember(db, platform, item, place.channel_id, now)
         lines.append(f"{'repaired (it was deleted)' if record else 'created'} {label}")
+        if item.kind == "channel":
+            await _welcome(port, place, item, config)
     return lines
+
+
+async def _welcome(port, place: Place, item: Planned, config: Config) -> None:
+    """Every event channel opens with what it is for, the code of conduct and how to raise a concern."""
+    conduct = config.event.code_of_conduct
+    lines = [f"👋 Welcome to #{item.name}! {item.topic}"]
+    if conduct:
+        lines.append(f"Please read the [code of conduct]({conduct}).")
+    lines.append(
+        f"Something worrying you? /report tells the organizers privately, or write to {config.links.contact_email}."
+    )
+    try:
+        await port.post(place, Message("\n".join(lines), dedupe_key=f"welcome:{item.key}"))
+    except PlatformError as exc:
+        log.warning("could not welcome people in #%s: %s", item.name, exc)
 
 
 async def _create(port, item: Planned, category_id: str) -> Place:

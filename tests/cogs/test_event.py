@@ -218,3 +218,15 @@ def test_channel_names_fit_both_platforms():
     assert channel_name("🌱 Équité & Santé!") == "equite-sante"
     assert channel_name("🌱") == "channel"
     assert len(channel_name("x" * 200)) == 80
+
+
+async def test_each_new_event_channel_opens_with_a_welcome_and_how_to_report(world):  # noqa: F811
+    from bot.core.model import Place
+
+    conduct = "https://example.org/conduct"
+    event = world.app.config.event.model_copy(update={"code_of_conduct": conduct})
+    world.app.config = world.app.config.model_copy(update={"event": event})
+    await world.app.dispatcher.run_command("event setup", {}, OLU, Place(Platform.CONSOLE, "C1"))
+    welcomes = [(t, m.text) for kind, t, m in world.slack.sent if m.text.startswith("👋 Welcome")]
+    assert len(welcomes) == 4  # lobby and the three areas; #announcements and #help already existed
+    assert all(f"[code of conduct]({conduct})" in text and "/report" in text for _, text in welcomes)
