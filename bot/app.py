@@ -5,17 +5,20 @@ Adapters hold an `App` and call `app.dispatcher`; cogs receive it in their const
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 
 from bot.config import Config
 from bot.core.clock import Clock
 from bot.core.dispatch import Dispatcher
-from bot.core.model import Platform
+from bot.core.model import Message, Platform
 from bot.core.port import PlatformPort
 from bot.core.registry import Registry
 from bot.delivery import Deliveries
 from bot.scheduler import Timer
 from storage.db import Database
+
+log = logging.getLogger(__name__)
 
 
 class App:
@@ -49,6 +52,22 @@ class App:
     async def open(cls, config: Config, clock: Clock | None = None) -> App:
         db = await Database.open(config.database_path())
         return cls(config, db, clock or Clock())
+
+    async def post_everywhere(self, channel_names: Sequence[str], message: Message) -> int:
+        """Post in the first of `channel_names` that exists, on every connected platform (organizer
+        notices). Returns on how many platforms it landed; a platform's failure is logged, not raised."""
+        landed = 0
+        for port in list(self.platforms.values()):
+            try:
+                for name in channel_names:
+                    place = await port.find_channel(name)
+                    if place:
+                        await port.post(place, message)
+                        landed += 1
+                        break
+            except Exception:
+                log.exception("could not post in %s on %s", channel_names[0], port.platform)
+        return landed
 
     async def start_timer(self) -> Timer:
         """Reconcile the ledger, deliver what is overdue, and keep time for what is to come."""

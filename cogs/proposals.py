@@ -183,13 +183,9 @@ class ProposalsCog:
             f"({self._kind(intent)}) "
             f"by {intent.display_name} ({intent.platform})."
         )
-        for port in list(self.app.platforms.values()):
-            try:
-                place = await port.find_channel(self.app.config.channels.organizers)
-                if place:
-                    await port.post(place, Message(text, dedupe_key=f"intent-new-{intent.id}"))
-            except Exception:
-                log.exception("could not tell organizers about intent %s on %s", intent.id, port.platform)
+        await self.app.post_everywhere(
+            [self.app.config.channels.organizers], Message(text, dedupe_key=f"intent-new-{intent.id}")
+        )
 
     # -- the deadline -----------------------------------------------------------------------------
     async def _check_open(self, ctx: Context) -> None:

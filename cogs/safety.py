@@ -52,18 +52,8 @@ class SafetyCog:
         )
 
     async def _to_moderators(self, text: str, key: str) -> int:
-        delivered = 0
-        for port in list(self.app.platforms.values()):
-            try:
-                place = await port.find_channel(self.app.config.channels.moderation)
-                if place is None:
-                    place = await port.find_channel(self.app.config.channels.organizers)
-                if place:
-                    await port.post(place, Message(text, dedupe_key=key))
-                    delivered += 1
-            except Exception:
-                log.exception("could not reach the moderators on %s", port.platform)
-        return delivered
+        channels = self.app.config.channels
+        return await self.app.post_everywhere([channels.moderation, channels.organizers], Message(text, dedupe_key=key))
 
     async def _add_message(self, ctx: Context, report_id: int, sender: str, text: str) -> int:
         cursor = await ctx.db.execute(

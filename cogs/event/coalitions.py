@@ -237,10 +237,10 @@ class CoalitionsCog:
             Button(f"coal-approve:{coalition_id}", "Approve", ButtonStyle.PRIMARY),
             Button(f"coal-decline:{coalition_id}", "Decline", ButtonStyle.DANGER),
         )
-        for port in list(self.app.platforms.values()):
-            place = await port.find_channel(self.app.config.channels.organizers)
-            if place:
-                await port.post(place, Message(text, buttons, dedupe_key=f"coalition-proposed-{coalition_id}"))
+        await self.app.post_everywhere(
+            [self.app.config.channels.organizers],
+            Message(text, buttons, dedupe_key=f"coalition-proposed-{coalition_id}"),
+        )
         return Reply(f"Thanks! **{name}** is with the organizers; I'll tell you when they decide.")
 
     @button("coal-approve", permission=ORGANIZER)

@@ -170,16 +170,9 @@ class FaqCog:
             f"**Question #{item.id}** from {item.display_name} ({item.platform}):\n> {item.question}\n"
             f"Answer with `/faq reply {item.id} YOUR ANSWER`; I'll deliver it privately."
         )
-        delivered = 0
-        for port in list(self.app.platforms.values()):
-            try:
-                place = await port.find_channel(self.app.config.channels.organizers)
-                if place:
-                    await port.post(place, Message(text, dedupe_key=f"faq-forward-{item.id}"))
-                    delivered += 1
-            except Exception:
-                log.exception("could not notify organizers on %s", port.platform)
-        return delivered
+        return await self.app.post_everywhere(
+            [self.app.config.channels.organizers], Message(text, dedupe_key=f"faq-forward-{item.id}")
+        )
 
     @command(
         "faq reply",
