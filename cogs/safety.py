@@ -89,15 +89,16 @@ class SafetyCog:
         port = self.app.platforms.get(row["platform"])
         if port is None:
             raise UsageError(f"The reporter is on {row['platform']}, which is not connected right now.")
-        message_id = await self._add_message(ctx, row["id"], "organizers", text)
-        await port.dm(
+        count = await ctx.db.fetchone("SELECT COUNT(*) AS n FROM report_messages WHERE report_id = ?", (row["id"],))
+        await port.dm(  # delivered first: a message the reporter never got is not recorded as sent
             row["reporter_id"],
             Message(
                 f"🛡️ The organizers answered your report #{row['id']}:\n> {text}\n"
                 f"Reply with /report reply {row['id']} TEXT.",
-                dedupe_key=f"report-msg-{message_id}",
+                dedupe_key=f"report-msg-{row['id']}-{count['n']}",
             ),
         )
+        await self._add_message(ctx, row["id"], "organizers", text)
         await audit.record(ctx.db, ctx.now(), ctx.actor.platform, ctx.actor.user_id, "report reply", f"#{row['id']}")
         return Reply(f"Sent privately to the reporter of #{row['id']}.")
 

@@ -34,7 +34,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.adapters import discord_ui as ui
-from bot.adapters.discord_commands import build_commands
+from bot.adapters.discord_commands import build_commands, build_dm_commands
 from bot.adapters.discord_port import DiscordPort, place_for
 from bot.core.model import (
     Actor,
@@ -62,6 +62,7 @@ REQUIRED_PERMISSIONS = discord.Permissions(
     send_messages=True,
     send_messages_in_threads=True,
     create_public_threads=True,
+    create_private_threads=True,
     manage_threads=True,
     manage_channels=True,
     manage_roles=True,
@@ -74,6 +75,7 @@ REQUIRED_PERMISSIONS = discord.Permissions(
 
 DEFER_AFTER = 1.0  # seconds of work before the bot defers (Discord's window is 3 s)
 SYNC_KEY = "discord.commands.{guild_id}"
+GLOBAL_SYNC_KEY = "discord.commands.global"
 
 
 def credentials_present() -> bool:
@@ -144,19 +146,30 @@ class DiscordBot(commands.Bot):
         guild = discord.Object(self.guild_id)
         for command in build_commands(self.app.registry, self):
             self.tree.add_command(command, guild=guild)
+        for command in build_dm_commands(self.app.registry, self):
+            self.tree.add_command(command)  # global, allowed only in a DM with the bot
         await self.sync_commands()
 
     async def sync_commands(self) -> bool:
-        """Sync the guild's commands if they changed since the last sync; True if it synced."""
+        """Sync the guild's commands, and the global (DM) ones, where they changed since the last
+        sync; True if anything was synced."""
         guild = discord.Object(self.guild_id)
         payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
         # The registry's fingerprint plus the payload built from it: a change in either (a new
         # option, or how the adapter maps one) means Discord must hear about it.
         shape = json.dumps([self.app.registry.fingerprint(), payload], sort_keys=True)
-        digest = hashlib.sha256(shape.encode()).hexdigest()
         key = SYNC_KEY.format(guild_id=self.guild_id)
+        synced = await self._sync(key, shape, guild, f"{len(payload)} Discord commands to server {self.guild_id}")
+        dm_payload = [command.to_dict(self.tree) for command in self.tree.get_commands()]
+        if dm_payload or await meta.get(self.app.db, GLOBAL_SYNC_KEY) is not None:
+            shape = json.dumps(dm_payload, sort_keys=True)
+            synced |= await self._sync(GLOBAL_SYNC_KEY, shape, None, f"{len(dm_payload)} Discord DM commands")
+        return synced
+
+    async def _sync(self, key: str, shape: str, guild: discord.Object | None, what: str) -> bool:
+        digest = hashlib.sha256(shape.encode()).hexdigest()
         if await meta.get(self.app.db, key) == digest:
-            log.info("Discord commands unchanged since the last sync; not syncing")
+            log.info("%s unchanged since the last sync; not syncing", what)
             return False
         try:
             await self.tree.sync(guild=guild)
@@ -166,7 +179,7 @@ class DiscordBot(commands.Bot):
                 f"scope to server {self.guild_id} (see docs/discord.md)"
             ) from exc
         await meta.put(self.app.db, key, digest)
-        log.info("synced %d Discord commands to server %s", len(payload), self.guild_id)
+        log.info("synced %s", what)
         return True
 
     async def on_ready(self) -> None:

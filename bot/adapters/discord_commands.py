@@ -6,6 +6,10 @@ their types (text, integer with its range, user, channel), choices and autocompl
 typed as text and read by the core in the reader's zone. Organizer commands carry default member
 permissions so Discord hides them from people who lack them; the dispatcher still refuses anyone
 who is not an organizer, because server admins can grant any command to anyone.
+
+Commands synced to the guild exist only in the guild. The groups in `DM_GROUPS` are also built
+as global commands allowed only in a DM with the bot (`build_dm_commands`), so a member can send
+a report privately and answer the organizers where their answers arrive.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ from bot.core.registry import Registry
 # have it; admins can also grant each command in Server Settings → Integrations).
 ORGANIZER_PERMISSIONS = discord.Permissions(manage_events=True)
 MAX_CHOICE_TEXT = 100
+# Top-level commands or groups also offered in a DM with the bot.
+DM_GROUPS = ("report",)
+DM_ONLY = app_commands.AppCommandContext(guild=False, dm_channel=True, private_channel=False)
+GUILD_INSTALL = app_commands.AppInstallationType(guild=True, user=False)
 
 
 class CommandHost(Protocol):
@@ -57,6 +65,17 @@ def build_commands(registry: Registry, host: CommandHost) -> list[app_commands.C
         for sub in subcommands:
             group.add_command(_command(sub, host, organizer_only=False))
         built.append(group)
+    return built
+
+
+def build_dm_commands(registry: Registry, host: CommandHost) -> list[app_commands.Command | app_commands.Group]:
+    """The `DM_GROUPS` the registry has, as commands usable only in a DM with the bot (global
+    commands: Discord offers guild commands in their guild only). Default member permissions do
+    not apply in DMs; the dispatcher checks organizers there as everywhere."""
+    built = [c for c in build_commands(registry, host) if c.name in DM_GROUPS]
+    for command in built:
+        command.allowed_contexts = DM_ONLY
+        command.allowed_installs = GUILD_INSTALL
     return built
 
 

@@ -1,8 +1,9 @@
 """The Platform port on Discord: the side effects features ask for, done with discord.py.
 
-Beyond `PlatformPort`, Discord offers a few things other platforms do not: forums, roles and
-guild scheduled events; they are extra methods here. Every Discord error becomes a
-`PlatformError` whose message a person can act on (usually: a permission the bot lacks).
+Beyond `PlatformPort`, Discord offers a few things other platforms do not: forums, roles,
+guild scheduled events and private group threads (`create_group`, for circles); they are extra
+methods here. Every Discord error becomes a `PlatformError` whose message a person can act on
+(usually: a permission the bot lacks).
 
 Pings are opt-in and never parsed from text: the bot sends with `AllowedMentions.none()`, and a
 `Message` asking for `notify_role` (a role by name) or `mention_users` (user ids) is prefixed with
@@ -29,6 +30,7 @@ import discord
 from bot.adapters.discord_ui import Outgoing, render
 from bot.core.model import File, Message, Place, PlaceKind, Platform, Posted, Reply
 from bot.core.port import PlatformError
+from storage import meta
 
 if TYPE_CHECKING:
     from bot.adapters.discord import DiscordBot
@@ -39,6 +41,12 @@ log = logging.getLogger(__name__)
 # session threads do not archive themselves during the event.
 THREAD_ARCHIVE_MINUTES = 10080
 NONCE_LENGTH = 25
+# Where circles' private threads live: a channel of this name if the server has one, else the
+# help channel (config.channels.help). See docs/discord.md.
+CIRCLES_CHANNEL = "circles"
+GROUP_KEY = "discord.group.{key}"  # meta: a group message's dedupe key -> its private thread's id
+MAX_FORUM_TAGS = 20
+MAX_TAG_NAME = 20
 
 
 def _platform_errors(action: str) -> Callable:
@@ -239,11 +247,13 @@ class DiscordPort:
         self, name: str, *, category_id: str = "", topic: str = "", tags: tuple[str, ...] = ()
     ) -> Place:
         """A forum channel (Discord only): every post in it is a thread, e.g. for feedback."""
+        # Discord takes at most 20 tags of at most 20 characters, with distinct names.
+        names = list(dict.fromkeys(t[:MAX_TAG_NAME].strip() for t in tags if t.strip()))[:MAX_FORUM_TAGS]
         forum = await self.guild.create_forum(
             name[:100],
             category=self._category(category_id),
             topic=topic[:4096] or None,
-            available_tags=[discord.ForumTag(name=tag[:20]) for tag in tags[:20]],
+            available_tags=[discord.ForumTag(name=tag) for tag in names],
         )
         return place_for(forum)
 
@@ -280,10 +290,71 @@ class DiscordPort:
             extra = {"allowed_mentions": self._allowed(part.content, roles, users)} if roles or users else {}
             await target.send(**part.kwargs(), **extra)
 
+    @_platform_errors("open the private thread")
+    async def create_group(self, user_ids: list[str], name: str, message: Message) -> Place:
+        """A private thread for a small group (a circle), with `message` as its first post.
+
+        It lives in #circles if the server has that channel, else in the help channel; only its
+        members (and people whose role may manage threads) see it, and members cannot invite
+        others. Safe to call again for the same message (a retried or replayed
+        delivery): its dedupe key remembers the thread, which is reused, the message is not posted
+        twice, and adding members again changes nothing.
+        """
+        key = GROUP_KEY.format(key=message.dedupe_key) if message.dedupe_key else ""
+        thread = await self._known_thread(key)
+        if thread is None:
+            parent = await self._group_parent()
+            thread = await parent.create_thread(
+                name=name[:100],
+                type=discord.ChannelType.private_thread,
+                invitable=False,
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+            )
+            if key:
+                await meta.put(self.bot.app.db, key, str(thread.id))
+        if thread.last_message_id is None:  # posted before anyone is added: nobody can reply first
+            await self._send(thread, message)
+        await self._unarchive(thread)
+        for user_id in dict.fromkeys(str(u) for u in user_ids):
+            try:
+                await thread.add_user(discord.Object(int(user_id)))
+            except discord.NotFound:  # left the server since they joined circles
+                log.warning("could not add member %s to the private thread %s: not on the server", user_id, thread.id)
+        return place_for(thread)
+
+    async def _known_thread(self, key: str) -> discord.Thread | None:
+        """The thread an earlier attempt made for this key, fresh from Discord (None if gone)."""
+        thread_id = await meta.get(self.bot.app.db, key) if key else None
+        if not thread_id:
+            return None
+        try:
+            found = await self.bot.fetch_channel(int(thread_id))
+        except discord.NotFound:
+            return None
+        return found if isinstance(found, discord.Thread) else None
+
+    async def _group_parent(self) -> discord.TextChannel:
+        for name in (CIRCLES_CHANNEL, self.bot.app.config.channels.help):
+            place = await self.find_channel(name)
+            channel = await self._channel(place.channel_id) if place else None
+            if isinstance(channel, discord.TextChannel):
+                return channel
+        raise PlatformError(
+            f"Circles need a text channel for their private threads: create #{CIRCLES_CHANNEL} "
+            f"(or #{self.bot.app.config.channels.help}) on the Discord server."
+        )
+
+    @staticmethod
+    async def _unarchive(thread: discord.Thread) -> None:
+        """Discord adds or removes nobody in an archived thread (an inactive week archives it)."""
+        if thread.archived and not thread.locked:
+            await thread.edit(archived=False)
+
     @_platform_errors("add the member")
     async def add_member(self, place: Place, user_id: str) -> None:
         if place.thread_id:
             thread = await self._channel(place.thread_id)
+            await self._unarchive(thread)
             await thread.add_user(discord.Object(int(user_id)))
             return
         channel = await self._channel(place.channel_id)
@@ -296,6 +367,7 @@ class DiscordPort:
     async def remove_member(self, place: Place, user_id: str) -> None:
         if place.thread_id:
             thread = await self._channel(place.thread_id)
+            await self._unarchive(thread)
             await thread.remove_user(discord.Object(int(user_id)))
             return
         channel = await self._channel(place.channel_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import secrets
 
 from bot.core.context import Context
 from bot.core.dispatch import UsageError
@@ -20,6 +21,7 @@ from bot.core.model import (
     Platform,
     Reply,
 )
+from bot.core.port import PlatformError
 from bot.core.registry import button, command
 from bot.delivery import Occurrence, Target
 from cogs.event import places
@@ -113,8 +115,17 @@ class CoalitionsCog:
         port = self.app.platforms.get(actor.platform) or ctx.platform
         if port is not None:
             try:
-                place = await self.place(port, row)
-                await port.add_member(place, actor.user_id)
+                try:
+                    place = await self.place(port, row)
+                    await port.add_member(place, actor.user_id)
+                except PlatformError:
+                    # Its space may have been deleted by hand: forget it, make a new one, try once more.
+                    await ctx.db.execute(
+                        "DELETE FROM coalition_places WHERE coalition_id = ? AND platform = ?",
+                        (row["id"], str(port.platform)),
+                    )
+                    place = await self.place(port, row)
+                    await port.add_member(place, actor.user_id)
             except Exception:
                 # Not in after all: a later try must not answer "already in".
                 await ctx.db.execute(
@@ -296,7 +307,7 @@ class CoalitionsCog:
         ]
         if not targets:
             raise UsageError("No coalition has a space yet: they appear when the first person joins.")
-        stamp = ctx.now().strftime("%Y%m%dT%H%M%S")
+        stamp = f"{ctx.now():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"  # each prompt is its own delivery
 
         async def target_list() -> list[Target]:
             return targets

@@ -117,7 +117,16 @@ async def set_up(port, config: Config, db: Database, now: dt.datetime, dry_run: 
             lines.append(f"would {verb} {label}")
             continue
         try:
-            place = await _create(port, item, category_id)
+            try:
+                place = await _create(port, item, category_id)
+            except PlatformError:
+                if not category_id or "category" not in known:
+                    raise
+                # The stored category may have been deleted by hand: make it again, then retry once.
+                category_id = await port.create_category(config.event.category)
+                await remember(db, platform, Planned("category", config.event.category, "category"), category_id, now)
+                lines.append(f"repaired (it was deleted) category {config.event.category}")
+                place = await _create(port, item, category_id)
         except PlatformError as exc:  # one refusal must not stop the rest of the setup
             lines.append(f"could not {verb} {label}: {exc}")
             continue

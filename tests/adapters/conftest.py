@@ -40,7 +40,7 @@ from bot.core.model import (
 )
 from bot.core.registry import button, command, form_builder, form_handler, listener
 from storage.db import Database
-from tests.fakes.discord_server import MANAGE_EVENTS, FakeDiscord
+from tests.fakes.discord_server import MANAGE_EVENTS, SEND_MESSAGES, VIEW_CHANNEL, FakeDiscord
 
 ROOT = Path(__file__).resolve().parents[2]
 # Three weeks before the shipped proposal deadline.
@@ -75,6 +75,7 @@ class DiscordWorld:
     fake: FakeDiscord
     app: App
     bot: DiscordBot | None = None
+    cogs: list[type] | None = None  # what a restart runs (None: the shipped cogs)
     _task: asyncio.Task | None = None
     _saved: tuple = field(default_factory=tuple)
 
@@ -111,6 +112,28 @@ class DiscordWorld:
             await self.fake.wait_until_disconnected()
             self.bot = self._task = None
 
+    async def restart(self) -> None:
+        """A new process: a fresh app and client on the same database and clock, which then
+        reconciles the delivery ledger as the timer does at start-up."""
+        old = self.app
+        await self.stop_bot()
+        self.app = App(old.config, old.db, old.clock, self.cogs)
+        await self.start_bot()
+        await self.app.deliveries.reconcile()
+
+    async def add_channel(self, name: str, *, private: bool = False, roles: tuple[str, ...] = ()) -> dict:
+        """An admin creates a text channel in the Conference category (private: hidden from
+        @everyone; `roles` may see it); the bot hears of it before this returns."""
+        channel = self.fake.add_channel(name, parent="Conference", private=private)
+        for role in roles:
+            allow = str(VIEW_CHANNEL | SEND_MESSAGES)
+            channel["permission_overwrites"].append(
+                {"id": self.fake.role(role)["id"], "type": 0, "allow": allow, "deny": "0"}
+            )
+        await self.fake.dispatch("CHANNEL_CREATE", channel)
+        await self.fake._until(lambda: self.bot.get_channel(int(channel["id"])) is not None, 5, f"#{name}")
+        return channel
+
 
 @contextlib.asynccontextmanager
 async def discord_world(folder: Path, cogs: list[type] | None = None) -> AsyncIterator[DiscordWorld]:
@@ -121,7 +144,7 @@ async def discord_world(folder: Path, cogs: list[type] | None = None) -> AsyncIt
         update={"discord": config.discord.model_copy(update={"guild_id": fake.guild_id})}
     )
     db = await Database.open(folder / "bot.sqlite3")
-    world = DiscordWorld(fake, App(config, db, Clock.frozen(NOW), cogs))
+    world = DiscordWorld(fake, App(config, db, Clock.frozen(NOW), cogs), cogs=cogs)
     try:
         await world.start_bot()
         yield world

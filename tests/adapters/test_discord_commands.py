@@ -17,7 +17,8 @@ import pytest
 
 from bot.app import App
 from bot.config import load_config
-from bot.core.model import Actor, Form, Permission, Place, Platform
+from bot.core.model import Actor, Form, Message, Permission, Place, Platform
+from storage import audit
 from storage import faq as faq_store
 from storage import proposals as proposal_store
 from tests.adapters.conftest import ROOT
@@ -119,6 +120,62 @@ async def scheduled_announcement_only(app: App, fake: FakeDiscord) -> dict[str, 
     return {}
 
 
+def discord_actor(fake: FakeDiscord, name: str) -> Actor:
+    user = fake.member(name)["user"]
+    return Actor(Platform.DISCORD, user["id"], name, is_organizer=name == "olu")
+
+
+def general(fake: FakeDiscord) -> Place:
+    return Place(Platform.DISCORD, fake.channel("general")["id"], name="general")
+
+
+async def qa_thread(app: App, fake: FakeDiscord) -> dict[str, Any]:
+    """The opening keynote's Q&A thread, as its "starting soon" delivery opens it."""
+    known = await app.db.fetchone("SELECT 1 FROM session_threads WHERE platform = 'discord' AND session_id = 'opening'")
+    if known is None:
+        port = app.platforms[Platform.DISCORD]
+        thread = await port.create_thread(general(fake), "Q&A: Opening keynote", Message("Ask here."))
+        await app.db.execute(
+            "INSERT INTO session_threads (platform, session_id, channel_id, thread_id) VALUES (?, ?, ?, ?)",
+            ("discord", "opening", thread.channel_id, thread.thread_id),
+        )
+    return {}
+
+
+async def in_coalition(app: App, fake: FakeDiscord) -> dict[str, Any]:
+    """ana and olu are in "Residency culture" (which then has a space on Discord)."""
+    for name in ("ana", "olu"):
+        await app.dispatcher.run_command(
+            "coalition join", {"name": "Residency culture"}, discord_actor(fake, name), general(fake)
+        )
+    return {}
+
+
+async def new_coalition_name(app: App, fake: FakeDiscord) -> dict[str, Any]:
+    return {"name": f"Coalition idea {next(_prepared)}"}
+
+
+async def in_circles(app: App, fake: FakeDiscord) -> dict[str, Any]:
+    """ana and olu opted in to circles (as the /circles join form does)."""
+    values = {"role": "faculty", "areas": "all", "institution": "", "timezone": ""}
+    for name in ("ana", "olu"):
+        await app.dispatcher.submit("circles-join", "", values, discord_actor(fake, name), general(fake))
+    return {}
+
+
+async def report_by_ana(app: App, fake: FakeDiscord) -> dict[str, Any]:
+    await app.dispatcher.run_command(
+        "report new", {"text": "Someone keeps messaging me"}, discord_actor(fake, "ana"), general(fake)
+    )
+    row = await app.db.fetchone("SELECT MAX(id) AS id FROM reports")
+    return {"id": row["id"]}
+
+
+async def audit_entry(app: App, fake: FakeDiscord) -> dict[str, Any]:
+    await audit.record(app.db, app.clock.now(), "discord", fake.member("olu")["user"]["id"], "event setup")
+    return {}
+
+
 CASES: dict[str, Case] = {
     "help": Case(expect="Here is what I can do in Challenging Norms"),
     "about": Case(expect="**Challenging Norms: Uplifting Anti-Racist Work"),
@@ -175,6 +232,45 @@ CASES: dict[str, Case] = {
         expect="is cancelled; nothing more of it will be sent", prepare=scheduled_announcement
     ),
     "announce scheduled": Case(expect="Scheduled announcements:\n- **#", prepare=scheduled_announcement_only),
+    "program show": Case(expect="Add it to your calendar with /program ics."),
+    "program ics": Case({"area": "ume"}, expect="sessions; open the file to add them to your calendar."),
+    "event setup": Case({"dry-run": "yes"}, expect="**Event setup (dry run: nothing changed)**\nDiscord:"),
+    "event archive": Case(expect="**Event archive**\nDiscord:"),
+    "event summary": Case(expect="**Questions asked per session:**"),
+    "ask": Case(
+        {"session": "opening", "question": "Where do I start?"},
+        expect="Posted in the Q&A thread of **Opening keynote",
+        prepare=qa_thread,
+    ),
+    "coalition list": Case(expect="Topic coalitions (join with /coalition join NAME):"),
+    "coalition join": Case({"name": "Curriculum reform"}, expect="You joined **Curriculum reform**."),
+    "coalition leave": Case(
+        {"name": "Residency culture"}, expect="You left **Residency culture**.", prepare=in_coalition
+    ),
+    "coalition members": Case({"name": "Residency culture"}, expect="**Residency culture**", prepare=in_coalition),
+    "coalition propose": Case(
+        {"description": "Working on it together"}, expect="is with the organizers", prepare=new_coalition_name
+    ),
+    "coalition prompt": Case({"text": "What will you try first?"}, expect="Prompt posted in", prepare=in_coalition),
+    "circles join": Case(
+        expect="Join coalition circles", submit={"Your role": "Faculty"}, expect_submitted="You're in!"
+    ),
+    "circles pause": Case(expect="Paused until you /circles join again", prepare=in_circles),
+    "circles leave": Case(expect="You left circles", prepare=in_circles),
+    "circles status": Case(expect="You are "),
+    "circles match": Case({"dry-run": "yes"}, expect="**Dry run** (seed"),
+    "circles stats": Case(expect="**Circles:**"),
+    "report new": Case({"text": "Someone was rude to me in #general"}, expect="Thank you. Your report is #"),
+    "report reply": Case(
+        {"text": "It happened again."},
+        expect="Added to report #",
+        organizer_expect="Sent privately to the reporter of #",
+        prepare=report_by_ana,
+    ),
+    "report close": Case(expect="is closed; the reporter was told.", prepare=report_by_ana),
+    "privacy export": Case(expect="Here is everything I hold about you."),
+    "privacy delete": Case(expect="This erases what I hold about you"),
+    "audit": Case(expect="Moderation log, newest first:", prepare=audit_entry),
 }
 
 REGISTRY = App.registry_for(load_config(ROOT / "config.toml"))

@@ -10,7 +10,12 @@ The fake behaves like Discord where a bug would show:
 - limits: 2000-character content, embed limits, components (5 rows × 5 buttons, custom_id ≤ 100,
   unique per message), modals (title ≤ 45, 1–5 components, text inputs ≤ 4000), autocomplete
   (≤ 25 choices), command shapes (≤ 25 options/choices/subcommands, names, descriptions),
-  50 channels per category, 500 per guild, thread archive durations, forum posts need a thread;
+  50 channels per category, 500 per guild, thread archive durations, forum posts need a thread,
+  forums hold ≤ 20 tags of ≤ 20 characters;
+- threads: private threads (type 12) need Create Private Threads, and only their members (and
+  those who may manage threads) see them (`can_view`, `visible_messages`);
+- commands: guild commands exist only in the guild; in a DM with the bot only global commands
+  whose contexts include the bot DM are offered;
 - permissions: the bot's role must grant what it does (50013), commands with default member
   permissions are hidden from members who lack them, privileged intents close the gateway (4014);
 - the cache: every REST mutation is followed by the gateway event Discord sends, filtered by the
@@ -56,6 +61,7 @@ MENTION_EVERYONE = 1 << 17
 MANAGE_EVENTS = 1 << 33
 MANAGE_THREADS = 1 << 34
 CREATE_PUBLIC_THREADS = 1 << 35
+CREATE_PRIVATE_THREADS = 1 << 36
 SEND_MESSAGES_IN_THREADS = 1 << 38
 CREATE_EVENTS = 1 << 44
 EVERYONE_DEFAULT = VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY | EMBED_LINKS | ATTACH_FILES
@@ -88,6 +94,9 @@ MAX_PER_CATEGORY = 50
 COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
 MENTION_USER = re.compile(r"<@!?(\d+)>")
 MENTION_ROLE = re.compile(r"<@&(\d+)>")
+MAX_FORUM_TAGS = 20
+MAX_TAG_NAME = 20
+CONTEXT_GUILD, CONTEXT_BOT_DM = 0, 1
 
 
 CALL = web.RequestKey("call", "Call")
@@ -242,6 +251,8 @@ class FakeDiscord:
         self.thread_members: dict[int, set[int]] = {}
         self.commands: dict[int, dict] = {}
         self.command_syncs = 0
+        self.global_commands: dict[int, dict] = {}  # PUT /applications/{id}/commands
+        self.global_command_syncs = 0
         self.command_creates = 0
         self.scheduled_events: dict[int, dict] = {}
         self.interactions: dict[int, FakeInteraction] = {}
@@ -253,6 +264,7 @@ class FakeDiscord:
         self._resumable: dict[str, int] = {}  # session id -> intents
         self._recent: list[float] = []
         self._nonces: dict[tuple[int, str], int] = {}
+        self.dms_refused: set[int] = set()  # members who accept no DMs from server members
         self._runner: web.AppRunner | None = None
         self.port = 0
         # @everyone shares the guild's id; the bot's managed role sits high enough to manage others.
@@ -354,6 +366,108 @@ class FakeDiscord:
             if name in (channel.get("name"), channel["id"]):
                 return channel
         raise KeyError(f"no channel named {name!r}")
+
+    def open_dm(self, member: dict | str) -> dict:
+        """The member opens a DM with the bot (as clicking its name → Message does)."""
+        member = self.member(member) if isinstance(member, str) else member
+        try:
+            return self.channel_dm(member)
+        except KeyError:
+            pass
+        channel_id = self.snowflake()
+        channel = {
+            "id": str(channel_id),
+            "type": DM,
+            "recipients": [self.users[int(member["user"]["id"])]],
+            "last_message_id": None,
+            "flags": 0,
+        }
+        self.channels[channel_id] = channel
+        return channel
+
+    async def delete_channel(self, name: str) -> None:
+        """Someone deletes a channel (or thread, or category) by hand; the bot hears of it. A deleted
+        category's channels stay, without a category, as on Discord."""
+        channel = self.channel(name)
+        channel_id = int(channel["id"])
+        del self.channels[channel_id]
+        if channel["type"] in THREAD_TYPES:
+            self.thread_members.pop(channel_id, None)
+            await self.dispatch("THREAD_DELETE", {k: channel[k] for k in ("id", "guild_id", "parent_id", "type")})
+            return
+        await self.dispatch("CHANNEL_DELETE", channel)
+        for child in list(self.channels.values()):
+            if child.get("parent_id") == str(channel_id) and child["type"] not in THREAD_TYPES:
+                child["parent_id"] = None
+                await self.dispatch("CHANNEL_UPDATE", child)
+            elif child.get("parent_id") == str(channel_id):  # its threads go with it
+                del self.channels[int(child["id"])]
+
+    def channel_permissions(self, user_id: int, channel: dict) -> int:
+        """A member's permissions in a channel: roles, then @everyone, role and member overwrites.
+        In a private thread, someone who is neither in it nor may manage threads sees nothing."""
+        if channel["type"] == DM:
+            everyone_in = {int(r["id"]) for r in channel["recipients"]} | {self.app_id}
+            return VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY if user_id in everyone_in else 0
+        if channel["type"] in THREAD_TYPES:
+            parent = self.channels.get(int(channel["parent_id"]))
+            value = self.channel_permissions(user_id, parent) if parent else 0
+            manages = value & MANAGE_THREADS
+            if channel["type"] == PRIVATE_THREAD and not manages:
+                if user_id not in self.thread_members.get(int(channel["id"]), set()):
+                    return 0
+            return value
+        if user_id not in self.members:
+            return 0
+        value = self.member_permissions(user_id)
+        if value & ADMINISTRATOR:
+            return value
+        overwrites = channel.get("permission_overwrites") or []
+        roles = set(self.members[user_id]["roles"])
+        for overwrite in overwrites:
+            if overwrite["id"] == str(self.guild_id):
+                value = (value & ~int(overwrite["deny"])) | int(overwrite["allow"])
+        allow = deny = 0
+        for overwrite in overwrites:
+            if overwrite["type"] == 0 and overwrite["id"] in roles:
+                allow, deny = allow | int(overwrite["allow"]), deny | int(overwrite["deny"])
+        value = (value & ~deny) | allow
+        for overwrite in overwrites:
+            if overwrite["type"] == 1 and overwrite["id"] == str(user_id):
+                value = (value & ~int(overwrite["deny"])) | int(overwrite["allow"])
+        return value
+
+    def can_view(self, member: dict | str, channel: dict | str) -> bool:
+        member = self.member(member) if isinstance(member, str) else member
+        channel = self.channel(channel) if isinstance(channel, str) else channel
+        return bool(self.channel_permissions(int(member["user"]["id"]), channel) & VIEW_CHANNEL)
+
+    def visible_messages(self, member: dict | str) -> list[StoredMessage]:
+        """Every message `member` can see anywhere: channels and threads they may view, their own
+        DMs with the bot, and ephemeral messages shown to them."""
+        member = self.member(member) if isinstance(member, str) else member
+        user_id = int(member["user"]["id"])
+        seen = []
+        for message in self.messages.values():
+            channel = self.channels.get(message.channel_id)
+            if message.deleted or channel is None:
+                continue
+            if message.visible_to is not None:
+                if message.visible_to == user_id:
+                    seen.append(message)
+            elif self.can_view(member, channel):
+                seen.append(message)
+        return seen
+
+    def thread_member_ids(self, thread: dict | str) -> set[str]:
+        thread = self.channel(thread) if isinstance(thread, str) else thread
+        return {str(u) for u in self.thread_members.get(int(thread["id"]), set())}
+
+    def refuse_dms(self, member: dict | str) -> None:
+        """The member turned off "Allow direct messages from server members": the bot's DMs to
+        them fail with 50007, as on Discord."""
+        member = self.member(member) if isinstance(member, str) else member
+        self.dms_refused.add(int(member["user"]["id"]))
 
     def channel_dm(self, member: dict) -> dict:
         """The DM channel between the bot and `member` (after the bot opened it)."""
@@ -543,6 +657,8 @@ class FakeDiscord:
             ("POST", "/users/@me/channels", self._create_dm),
             ("PUT", "/applications/{app_id}/guilds/{guild_id}/commands", self._put_commands),
             ("GET", "/applications/{app_id}/guilds/{guild_id}/commands", self._get_commands),
+            ("PUT", "/applications/{app_id}/commands", self._put_global_commands),
+            ("GET", "/applications/{app_id}/commands", self._get_global_commands),
             ("POST", "/interactions/{interaction_id}/{token}/callback", self._callback),
             ("POST", "/webhooks/{app_id}/{token}", self._followup),
             ("GET", "/webhooks/{app_id}/{token}/messages/{message_id}", self._get_webhook_message),
@@ -820,6 +936,64 @@ class FakeDiscord:
     def visible_commands(self, member: dict) -> list[str]:
         return sorted(c["name"] for c in self.commands.values() if self.can_see(member, c["name"]))
 
+    async def _put_global_commands(self, request: web.Request) -> web.Response:
+        """Global commands (every server the app is in, and DMs with the bot, by `contexts`)."""
+        if int(request.match_info["app_id"]) != self.app_id:
+            raise ApiError(403, 50001, "Missing Access")
+        payload = request[CALL].json
+        if not isinstance(payload, list):
+            raise invalid("_", "Expected an array of commands")
+        names = [c["name"] for c in payload]
+        if len(names) != len(set(names)):
+            raise invalid("_", "Application command names must be unique", "APPLICATION_COMMANDS_DUPLICATE_NAME")
+        for index, command in enumerate(payload):
+            _check_command(command, str(index))
+            for context in command.get("contexts") or []:
+                if context not in (0, 1, 2):
+                    raise invalid(f"{index}.contexts", f"{context} is not an interaction context")
+        existing = {c["name"]: c for c in self.global_commands.values()}
+        self.global_command_syncs += 1
+        self.global_commands = {}
+        for command in payload:
+            old = existing.get(command["name"])
+            command_id = int(old["id"]) if old else self.snowflake()
+            self.global_commands[command_id] = {
+                "id": str(command_id),
+                "application_id": str(self.app_id),
+                "version": str(self.snowflake()),
+                "type": command.get("type", 1),
+                "name": command["name"],
+                "description": command.get("description", ""),
+                "options": command.get("options", []),
+                "default_member_permissions": None
+                if command.get("default_member_permissions") is None
+                else str(command["default_member_permissions"]),
+                "nsfw": command.get("nsfw", False),
+                # Discord's default for a new global command: every context.
+                "contexts": command.get("contexts") or [0, 1, 2],
+                "integration_types": command.get("integration_types") or [0],
+            }
+        return _json(list(self.global_commands.values()))
+
+    async def _get_global_commands(self, request: web.Request) -> web.Response:
+        return _json(list(self.global_commands.values()))
+
+    def _command_for(self, name: str, channel: dict) -> dict:
+        """The command a member can use where they are: in the guild its guild command (or a
+        global one allowed in guilds); in a DM with the bot only a global command allowed there."""
+        top = name.split(" ")[0]
+        context = CONTEXT_BOT_DM if channel["type"] == DM else CONTEXT_GUILD
+        if context == CONTEXT_GUILD:
+            for command in self.commands.values():
+                if command["name"] == top:
+                    return command
+        for command in self.global_commands.values():
+            if command["name"] == top and context in command["contexts"]:
+                return command
+        if context == CONTEXT_BOT_DM:
+            raise KeyError(f"/{top} is not offered in a DM with the bot (guild commands exist only in the guild)")
+        raise KeyError(f"/{top} is not registered with Discord (was the tree synced?)")
+
     # -- acting as a member -------------------------------------------------------------------
     async def slash(
         self,
@@ -838,10 +1012,13 @@ class FakeDiscord:
         """
         member = self.member(member) if isinstance(member, str) else member
         channel = self.channel(channel) if isinstance(channel, str) else channel
-        command = self.command(name)
-        if not override_permissions and not self.can_see(member, name):
+        command = self._command_for(name, channel)
+        in_dm = channel["type"] == DM
+        if not in_dm and not override_permissions and not self.can_see(member, name):
             raise PermissionError(f"/{name} is hidden from {member['user']['username']}")
         data = self._command_data(command, name, options or {})
+        if in_dm:
+            data.pop("guild_id", None)
         interaction = await self._interact(APPLICATION_COMMAND, member, channel, data, name=name)
         return await self._exchange(interaction)
 
@@ -858,8 +1035,10 @@ class FakeDiscord:
         """Type `partial` into `option` of `/name`; returns the choices Discord would show."""
         member = self.member(member) if isinstance(member, str) else member
         channel = self.channel(channel) if isinstance(channel, str) else channel
-        command = self.command(name)
+        command = self._command_for(name, channel)
         data = self._command_data(command, name, {**(options or {}), option: partial}, focused=option)
+        if channel["type"] == DM:
+            data.pop("guild_id", None)
         interaction = await self._interact(AUTOCOMPLETE, member, channel, data, name=name)
         await self._until(
             lambda: interaction.choices is not None or self._expired(interaction),
@@ -1465,6 +1644,8 @@ class FakeDiscord:
                 await self.dispatch("THREAD_UPDATE", channel)
         elif channel["type"] != DM:
             self._require(SEND_MESSAGES, "send messages")
+        elif int(channel["recipients"][0]["id"]) in self.dms_refused:
+            raise ApiError(403, 50007, "Cannot send messages to this user")
         if call.files:
             self._require(ATTACH_FILES, "attach files")
         nonce = body.get("nonce")
@@ -1576,8 +1757,13 @@ class FakeDiscord:
         if overwrites:
             self._require(MANAGE_ROLES, "set channel permissions")
         tags = body.get("available_tags") or []
-        if len(tags) > 20:
+        if len(tags) > MAX_FORUM_TAGS:
             raise invalid("available_tags", "Must be 20 or fewer in length.")
+        for index, tag in enumerate(tags):
+            if not 1 <= len(tag.get("name") or "") <= MAX_TAG_NAME:
+                raise invalid(f"available_tags.{index}.name", "Must be between 1 and 20 in length.")
+        if len({t["name"] for t in tags}) != len(tags):
+            raise invalid("available_tags", "Tag names must be unique")
         parent = body.get("parent_id")
         channel = self._create_channel_payload(
             body.get("name", ""),
@@ -1695,8 +1881,13 @@ class FakeDiscord:
             first = body.get("message")
             if not first:
                 raise invalid("message", "A forum post needs a first message")
+            applied = [str(t) for t in body.get("applied_tags") or []]
+            known = {t["id"] for t in parent.get("available_tags", [])}
+            if len(applied) > 5 or not set(applied) <= known:
+                raise invalid("applied_tags", "At most 5 of the forum's own tags")
             _check_message(first, call.files, self.attachment_size_limit)
             thread = self._new_thread(parent, body.get("name", ""), PUBLIC_THREAD, duration, self.snowflake())
+            thread["applied_tags"] = applied
             stored = self._store_message(int(thread["id"]), self.bot_user, first, files=call.files)
             # A forum post's first message has the thread's id.
             del self.messages[stored.id]
@@ -1707,8 +1898,15 @@ class FakeDiscord:
         if parent["type"] not in (TEXT, 5):
             raise ApiError(400, 50024, "Cannot execute action on this channel type")
         kind = body.get("type", PRIVATE_THREAD)
-        self._require(CREATE_PUBLIC_THREADS, "create threads")
+        if kind not in (PUBLIC_THREAD, PRIVATE_THREAD, 10):
+            raise invalid("type", f"Channel type {kind} is not a thread type")
+        if kind == PRIVATE_THREAD:
+            self._require(CREATE_PRIVATE_THREADS, "create private threads")
+        else:
+            self._require(CREATE_PUBLIC_THREADS, "create threads")
         thread = self._new_thread(parent, body.get("name", ""), kind, duration, self.snowflake())
+        if kind == PRIVATE_THREAD:
+            thread["thread_metadata"]["invitable"] = bool(body.get("invitable", True))
         await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
         return _json(thread)
 
@@ -1733,6 +1931,8 @@ class FakeDiscord:
             raise ApiError(400, 50083, "Thread is archived")
         user_id = int(self._member_or_404(request.match_info["user_id"])["user"]["id"])
         members = self.thread_members.setdefault(int(thread["id"]), set())
+        if thread["type"] == PRIVATE_THREAD and self.app_id not in members:
+            self._require(MANAGE_THREADS, "add members to a private thread it is not in")
         if user_id not in members:
             members.add(user_id)
             thread["member_count"] = len(members)
@@ -1754,6 +1954,8 @@ class FakeDiscord:
         if thread["type"] not in THREAD_TYPES:
             raise ApiError(400, 50024, "Cannot execute action on this channel type")
         self._require(MANAGE_THREADS, "remove thread members")
+        if thread["thread_metadata"]["archived"]:
+            raise ApiError(400, 50083, "Thread is archived")
         user_id = int(self._member_or_404(request.match_info["user_id"])["user"]["id"])
         members = self.thread_members.setdefault(int(thread["id"]), set())
         members.discard(user_id)
