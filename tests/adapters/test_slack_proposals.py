@@ -141,9 +141,7 @@ async def test_the_whole_lifecycle_from_propose_to_late_access(slack):
     # An organizer grants late access by mention; the participant can start one again.
     granted = await slack.command(f"/proposals extend {ANA_MENTION} 2023-07-07T17:00", user=ORGANIZER)
     await slack.idle()
-    assert "ana.participant can start and edit proposal intents until" in visible_text(
-        await slack.reply_to(granted)
-    )
+    assert "ana.participant can start and edit proposal intents until" in visible_text(await slack.reply_to(granted))
     again = await slack.command("/propose")
     assert (await opened_modal(slack, again))["title"]["text"] == "Proposal intent"
 
@@ -245,7 +243,10 @@ async def test_200_concurrent_submissions_through_slack_all_land_exactly_once(sl
     views = [slack.fake.views[view["id"]] for view in opened]
     assert {v["callback_id"] for v in views} == {"form:proposal"}
     accepted = await asyncio.gather(
-        *(slack.submit(view, GOOD | {"title": f"Project of {user}"}, user=user) for view, user in zip(views, people))
+        *(
+            slack.submit(view, GOOD | {"title": f"Project of {user}"}, user=user)
+            for view, user in zip(views, people, strict=True)
+        )
     )
     # Each is acknowledged within Slack's 3 s: at once, or with a "Saving…" view while the work finishes.
     slow = sorted((a.status, round(a.elapsed, 2)) for a in accepted if a.status != 200 or a.elapsed >= 3.0)
