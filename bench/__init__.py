@@ -42,6 +42,7 @@ def machine(packages: Iterable[str] = ()) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "git_head": _git_head(),
+        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "packages": versions,
     }
 

@@ -22,6 +22,10 @@ from bench import RESULTS_JSON, RESULTS_MD, read_json, update_json, write_text
 
 BENCHMARKS: dict[str, str] = {
     "faq": "bench.faq",  # FAQ matching: cold load, peak RSS, latency, accuracy per engine
+    "burst": "bench.burst",  # N simultaneous commands per adapter: first response and final reply vs bare SDKs
+    "fanout": "bench.fanout",  # a nudge to 5,000 DMs and an announcement to 50 channels under the rate limits
+    "process": "bench.process",  # start-up, peak RSS and where it goes, database size
+    "scaling": "bench.scaling",  # burst and fan-out at three sizes side by side (reads the three above)
 }
 
 
@@ -33,8 +37,7 @@ def render(results: dict) -> str:
     sections = [
         "# Benchmarks",
         "",
-        "Written by `python -m bench`; each section is that benchmark's latest run. "
-        "Raw numbers: results.json.",
+        "Written by `python -m bench`; each section is that benchmark's latest run. Raw numbers: results.json.",
     ]
     for name, result in results.items():
         if name in BENCHMARKS:
@@ -46,9 +49,7 @@ def render(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "names", nargs="*", metavar="NAME", help=f"benchmarks to run: {', '.join(BENCHMARKS)}"
-    )
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run: {', '.join(BENCHMARKS)}")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument("--no-write", action="store_true", help="print the JSON; leave results.* alone")
     parser.add_argument("--json", type=Path, default=RESULTS_JSON, help="results file (default: %(default)s)")

@@ -241,8 +241,7 @@ def markdown(result: dict[str, Any]) -> str:
         "(whatever the band). Answered directly: answered without a “did you mean”, right / wrong. "
         "Off-topic rejected: not answered directly.",
         "",
-        "| engine | set | top-1 | top-3 | answered directly, right | answered directly, wrong "
-        "| off-topic rejected |",
+        "| engine | set | top-1 | top-3 | answered directly, right | answered directly, wrong | off-topic rejected |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, e in result["engines"].items():

@@ -170,7 +170,7 @@ class Reminders(Section):
 class Delivery(Section):
     """Pacing of fan-outs: each platform's global sends per second, and sends in flight."""
 
-    discord_rate: float = Field(default=45, gt=0, le=50)
+    discord_rate: float = Field(default=24, gt=0, le=50)  # a DM costs two requests; Discord allows 50/s
     slack_rate: float = Field(default=8, gt=0, le=50)
     concurrency: int = Field(default=8, ge=1, le=64)
 

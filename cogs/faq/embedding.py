@@ -51,14 +51,15 @@ class Embedder:
             model_path = Path(str(importlib.resources.files(MODEL_PACKAGE) / "model.onnx"))
         except ModuleNotFoundError:
             raise ModelUnavailable(f"missing package: {MODEL_PACKAGE}") from None
-        model = _verified(model_path, MODEL_SHA256)
+        _verified(model_path, MODEL_SHA256)  # checked, then loaded from the file: no second copy in memory
         self.tokenizer = Tokenizer.from_str(_verified(TOKENIZER, TOKENIZER_SHA256).decode("utf-8"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.enable_padding()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1  # one query at a time; leave the other core to the bot
         options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        options.enable_cpu_mem_arena = False  # about 40 MiB less at rest (bench/results.md)
+        self.session = onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self._cache: dict[str, np.ndarray] = {}
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -52,9 +52,7 @@ ORGANIZER_ROLE = "Organizer"
 def conference_guild() -> FakeDiscord:
     """A small conference server: a participant (ana, dana), an organizer (olu), the configured
     channels, a private organizers' channel and a feedback forum."""
-    fake = FakeDiscord(
-        token=TOKEN, guild_name="Challenging Norms", bot_permissions=REQUIRED_PERMISSIONS.value
-    )
+    fake = FakeDiscord(token=TOKEN, guild_name="Challenging Norms", bot_permissions=REQUIRED_PERMISSIONS.value)
     fake.add_role(ORGANIZER_ROLE, permissions=MANAGE_EVENTS, position=2)
     fake.add_role("Announcements", position=1)
     fake.add_member("ana")
@@ -140,9 +138,7 @@ async def discord_world(folder: Path, cogs: list[type] | None = None) -> AsyncIt
     saved = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
     config = load_config(ROOT / "config.toml")
     fake = await conference_guild().start()
-    config = config.model_copy(
-        update={"discord": config.discord.model_copy(update={"guild_id": fake.guild_id})}
-    )
+    config = config.model_copy(update={"discord": config.discord.model_copy(update={"guild_id": fake.guild_id})})
     db = await Database.open(folder / "bot.sqlite3")
     world = DiscordWorld(fake, App(config, db, Clock.frozen(NOW), cogs), cogs=cogs)
     try:
@@ -241,9 +237,7 @@ class ProbeCog:
         letters = "abcde"
         fields = [FormField(x, f"Field {x.upper()}") for x in letters]
         fields.append(FormField("f", "Field F", FieldKind.INTEGER))
-        fields.append(
-            FormField("g", "Field G", FieldKind.CHOICE, choices=(Choice("yes", "Yes"), Choice("no", "No")))
-        )
+        fields.append(FormField("g", "Field G", FieldKind.CHOICE, choices=(Choice("yes", "Yes"), Choice("no", "No"))))
         return Form(form_id, "Seven questions", tuple(fields))
 
     @form_handler("probe-big")
@@ -295,9 +289,7 @@ class ProbeCog:
         Option("count", "A number", OptionKind.INTEGER, min_value=1, max_value=10),
         Option("who", "A person", OptionKind.USER),
         Option("where", "A channel", OptionKind.CHANNEL),
-        Option(
-            "kind", "A kind", OptionKind.CHOICE, choices=(Choice("talk", "Talk"), Choice("poster", "Poster"))
-        ),
+        Option("kind", "A kind", OptionKind.CHOICE, choices=(Choice("talk", "Talk"), Choice("poster", "Poster"))),
         Option("when", "A time", OptionKind.DATETIME, required=False),
     )
     async def typed(self, ctx: Context) -> Reply:

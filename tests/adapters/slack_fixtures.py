@@ -52,11 +52,7 @@ ACK_LIMIT = 1.0  # seconds; Slack allows 3, the adapter should take milliseconds
 
 def slack_config(config: Config) -> Config:
     return config.model_copy(
-        update={
-            "slack": SlackSettings(
-                organizer_user_ids=[ORGANIZER], organizer_usergroup=ORGANIZERS_GROUP, port=3000
-            )
-        }
+        update={"slack": SlackSettings(organizer_user_ids=[ORGANIZER], organizer_usergroup=ORGANIZERS_GROUP, port=3000)}
     )
 
 
@@ -175,9 +171,7 @@ class ProbeCog:
     )
     async def file(self, ctx) -> Reply:
         private = ctx.options["where"] == "private"
-        return Reply(
-            "The agenda.", private=private, files=(File("agenda.txt", b"9:00 welcome\n", "text/plain"),)
-        )
+        return Reply("The agenda.", private=private, files=(File("agenda.txt", b"9:00 welcome\n", "text/plain"),))
 
     @command("probe-group one", "The first of a group")
     async def one(self, ctx) -> Reply:
@@ -201,9 +195,7 @@ class ProbeCog:
 
 
 # -- talking to the served app the way Slack does ------------------------------------------------------
-def signed_headers(
-    body: str, content_type: str, timestamp: int | None = None, secret: str = SIGNING_SECRET
-) -> dict:
+def signed_headers(body: str, content_type: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     return {
         "Content-Type": content_type,

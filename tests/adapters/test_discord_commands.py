@@ -54,9 +54,7 @@ async def forwarded_question_only(app: App, fake: FakeDiscord) -> dict[str, Any]
 
 
 async def unanswered_question(app: App, fake: FakeDiscord) -> dict[str, Any]:
-    await faq_store.log_question(
-        app.db, app.clock.now(), "discord", "1", "Is there a dress code?", "unknown", []
-    )
+    await faq_store.log_question(app.db, app.clock.now(), "discord", "1", "Is there a dress code?", "unknown", [])
     return {}
 
 
@@ -86,9 +84,7 @@ async def intents(app: App, fake: FakeDiscord) -> dict[str, Any]:
     for name in ("olu", "ana"):  # ana's last: its id is the one returned
         member = fake.member(name)["user"]
         values = PROPOSAL | {"title": f"Prepared intent number {next(_prepared)}"}
-        intent = await proposal_store.create(
-            app.db, "discord", member["id"], name, values, app.clock.now(), limit=1000
-        )
+        intent = await proposal_store.create(app.db, "discord", member["id"], name, values, app.clock.now(), limit=1000)
         ids[name] = intent.id
     return {"id": ids["ana"]}
 
@@ -107,9 +103,7 @@ async def scheduled_announcement(app: App, fake: FakeDiscord) -> dict[str, Any]:
     assert isinstance(form, Form)
     when = (app.clock.now() + dt.timedelta(days=2)).isoformat(timespec="minutes")
     values = {"text": "Prepared news", "channels": "announcements", "platforms": "discord"}
-    shown = await app.dispatcher.submit(
-        form.id, form.state, values | {"send_at": when, "ping": "no"}, actor, place
-    )
+    shown = await app.dispatcher.submit(form.id, form.state, values | {"send_at": when, "ping": "no"}, actor, place)
     scheduled = await app.dispatcher.click(shown.buttons[0].id, actor, place)
     assert "is scheduled for" in scheduled.text, scheduled.text
     return {"id": int(shown.buttons[0].argument)}
@@ -228,9 +222,7 @@ CASES: dict[str, Case] = {
         submit={"Announcement": "Registration is open!"},
         expect_submitted="**Preview** (only you can see this):",
     ),
-    "announce cancel": Case(
-        expect="is cancelled; nothing more of it will be sent", prepare=scheduled_announcement
-    ),
+    "announce cancel": Case(expect="is cancelled; nothing more of it will be sent", prepare=scheduled_announcement),
     "announce scheduled": Case(expect="Scheduled announcements:\n- **#", prepare=scheduled_announcement_only),
     "program show": Case(expect="Add it to your calendar with /program ics."),
     "program ics": Case({"area": "ume"}, expect="sessions; open the file to add them to your calendar."),

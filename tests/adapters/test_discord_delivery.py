@@ -188,9 +188,7 @@ async def test_a_scheduled_announcement_is_listed_and_a_cancelled_one_never_post
     first = await announce(world, Announcement="Never mind this one", **{when: "2023-05-02 09:00"})
     assert "**When:** <t:1683032400:F>" in first.text  # 09:00 in New York, the conference's zone
     scheduled = await fake.click(olu, first.message_with("Schedule"), "Schedule")
-    assert scheduled.text == (
-        "Announcement #1 is scheduled for <t:1683032400:F>. /announce cancel 1 stops it."
-    )
+    assert scheduled.text == ("Announcement #1 is scheduled for <t:1683032400:F>. /announce cancel 1 stops it.")
     second = await announce(world, Announcement="Sessions start tomorrow", **{when: "2023-05-03 09:00"})
     await fake.click(olu, second.message_with("Schedule"), "Schedule")
 
@@ -211,9 +209,7 @@ async def test_a_scheduled_announcement_is_listed_and_a_cancelled_one_never_post
     await world.app.deliveries.run_due()
     assert [m.content for m in fake.messages_in("announcements")] == ["Sessions start tomorrow"]
     assert "No announcements are scheduled" in (await fake.slash(olu, "announce scheduled")).text
-    assert await statuses(world, "announcement") == {
-        ("2", f"channel:{fake.channel('announcements')['id']}"): "sent"
-    }
+    assert await statuses(world, "announcement") == {("2", f"channel:{fake.channel('announcements')['id']}"): "sent"}
 
 
 async def test_a_ping_mentions_the_announcements_role_and_nothing_else(world):

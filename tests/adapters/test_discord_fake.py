@@ -96,9 +96,7 @@ async def interaction(raw: RawBot, kind: str = "slash") -> tuple[asyncio.Task, d
     if not raw.fake.commands:
         command = {**COMMAND, "options": [{"type": 3, "name": "q", "description": "Q", "autocomplete": True}]}
         assert (
-            await raw.rest(
-                "PUT", f"/applications/{raw.fake.app_id}/guilds/{raw.fake.guild_id}/commands", [command]
-            )
+            await raw.rest("PUT", f"/applications/{raw.fake.app_id}/guilds/{raw.fake.guild_id}/commands", [command])
         )[0] == 200
     if kind == "slash":
         task = asyncio.create_task(raw.fake.slash("ana", "ping"))
@@ -128,9 +126,7 @@ async def test_no_answer_within_3_seconds_is_an_unknown_interaction(raw):
     task, event = await interaction(raw)
     with pytest.raises(AssertionError, match="did not respond within 3 s"):
         await task
-    status, body = await raw.rest(
-        "POST", callback_path(event), {"type": 4, "data": {"content": "late"}}, auth=False
-    )
+    status, body = await raw.rest("POST", callback_path(event), {"type": 4, "data": {"content": "late"}}, auth=False)
     assert (status, body["code"]) == (404, 10062)
 
 
@@ -139,9 +135,7 @@ async def test_an_interaction_has_one_initial_response(raw):
     task, event = await interaction(raw)
     first = await raw.rest("POST", callback_path(event), {"type": 4, "data": {"content": "hi"}}, auth=False)
     assert first[0] == 200 and first[1]["resource"]["message"]["content"] == "hi"
-    second = await raw.rest(
-        "POST", callback_path(event), {"type": 4, "data": {"content": "again"}}, auth=False
-    )
+    second = await raw.rest("POST", callback_path(event), {"type": 4, "data": {"content": "again"}}, auth=False)
     assert (second[0], second[1]["code"]) == (400, 40060)
     followup = await raw.rest(
         "POST", f"/webhooks/{raw.fake.app_id}/{event['token']}?wait=true", {"content": "more"}, auth=False
@@ -158,11 +152,7 @@ async def test_an_interaction_has_one_initial_response(raw):
         ({"components": MODAL["components"] * 6}, "data.components"),
         ({"components": []}, "data.components"),
         (
-            {
-                "components": [
-                    {"type": 18, "label": "L" * 46, "component": MODAL["components"][0]["component"]}
-                ]
-            },
+            {"components": [{"type": 18, "label": "L" * 46, "component": MODAL["components"][0]["component"]}]},
             "data.components.0.label",
         ),
         (
@@ -182,9 +172,7 @@ async def test_an_interaction_has_one_initial_response(raw):
 async def test_modal_limits(raw, change, where):
     await raw.connect()
     task, event = await interaction(raw)
-    status, body = await raw.rest(
-        "POST", callback_path(event), {"type": 9, "data": {**MODAL, **change}}, auth=False
-    )
+    status, body = await raw.rest("POST", callback_path(event), {"type": 9, "data": {**MODAL, **change}}, auth=False)
     assert (status, body["code"]) == (400, 50035)
     assert where in body["message"]
     ok = await raw.rest("POST", callback_path(event), {"type": 9, "data": MODAL}, auth=False)
@@ -196,15 +184,11 @@ async def test_autocomplete_offers_at_most_25_choices(raw):
     await raw.connect()
     task, event = await interaction(raw, "autocomplete")
     choices = [{"name": f"c{n}", "value": f"c{n}"} for n in range(26)]
-    status, body = await raw.rest(
-        "POST", callback_path(event), {"type": 8, "data": {"choices": choices}}, auth=False
-    )
+    status, body = await raw.rest("POST", callback_path(event), {"type": 8, "data": {"choices": choices}}, auth=False)
     assert (status, body["code"]) == (400, 50035)
-    assert (
-        await raw.rest(
-            "POST", callback_path(event), {"type": 8, "data": {"choices": choices[:25]}}, auth=False
-        )
-    )[0] == 200
+    assert (await raw.rest("POST", callback_path(event), {"type": 8, "data": {"choices": choices[:25]}}, auth=False))[
+        0
+    ] == 200
     assert len(await task) == 25
 
 
@@ -279,9 +263,7 @@ async def test_channel_limits(raw):
     assert "Maximum number of channels in category" in body["message"]
     while len([c for c in fake.channels.values() if c["type"] != 1]) < 500:
         fake.add_channel(f"extra-{len(fake.channels)}")
-    status, body = await raw.rest(
-        "POST", f"/guilds/{fake.guild_id}/channels", {"name": "five-hundred-and-one"}
-    )
+    status, body = await raw.rest("POST", f"/guilds/{fake.guild_id}/channels", {"name": "five-hundred-and-one"})
     assert (status, body["code"]) == (400, 30013)
 
 

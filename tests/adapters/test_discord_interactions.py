@@ -195,9 +195,7 @@ async def test_user_text_never_pings_anyone(discord_strict):
     fake = world.fake
     dana = fake.member("dana")["user"]["id"]
     organizers = fake.role("Organizer")["id"]
-    seen = await fake.slash(
-        world.participant, "probe echo", {"text": f"@everyone <@{dana}> <@&{organizers}>"}
-    )
+    seen = await fake.slash(world.participant, "probe echo", {"text": f"@everyone <@{dana}> <@&{organizers}>"})
     [message] = seen.messages
     assert "@everyone" in message.content
     assert not message.pinged

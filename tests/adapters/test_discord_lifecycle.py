@@ -232,9 +232,7 @@ async def _app(fake, tmp_path) -> App:
     from storage.db import Database
 
     config = load_config(ROOT / "config.toml")
-    config = config.model_copy(
-        update={"discord": config.discord.model_copy(update={"guild_id": fake.guild_id})}
-    )
+    config = config.model_copy(update={"discord": config.discord.model_copy(update={"guild_id": fake.guild_id})})
     return App(config, await Database.open(tmp_path / "bot.sqlite3"), Clock(), [GeneralCog])
 
 

@@ -41,9 +41,7 @@ async def propose(world: DiscordWorld, member: dict, opened: Exchange | None = N
     opened = opened or await fake.slash(member, "propose")
     step = await fake.submit_modal(member, opened, FIRST_MODAL | {"Working title": a_title()} | first)
     second = await fake.click(member, step.message_with("Continue"), "Continue")
-    return await fake.submit_modal(
-        member, second, {"Contact email": f"{member['user']['username']}@example.org"}
-    )
+    return await fake.submit_modal(member, second, {"Contact email": f"{member['user']['username']}@example.org"})
 
 
 def intent_id(reply: Exchange) -> int:
@@ -117,8 +115,7 @@ async def test_a_proposal_from_the_form_to_submitted(discord_strict):
     assert marked.ephemeral
     mine = await fake.slash(ana, "proposals mine")
     assert (
-        f"- **#{number} Listening to patients first**: Poster abstract, "
-        "Undergraduate medical education, submitted"
+        f"- **#{number} Listening to patients first**: Poster abstract, Undergraduate medical education, submitted"
     ) in mine.text
     assert mine.ephemeral
 

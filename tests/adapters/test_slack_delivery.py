@@ -225,9 +225,7 @@ async def test_announce_preview_send_and_report_with_a_permalink(world):
 async def test_a_scheduled_announcement_is_listed_and_cancelled_and_never_posted(world):
     slack = world.slack
     send_at = MAY_1 + dt.timedelta(days=1)
-    _, preview = await announce(
-        slack, text="Tomorrow's keynote moves to room B", send_at=int(send_at.timestamp())
-    )
+    _, preview = await announce(slack, text="Tomorrow's keynote moves to room B", send_at=int(send_at.timestamp()))
     assert f"<!date^{int(send_at.timestamp())}^" in visible_text(preview)
     scheduling = await slack.click(buttons_of(preview)["Schedule"], user=ORGANIZER)
     await slack.idle()

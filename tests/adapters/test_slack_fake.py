@@ -48,27 +48,18 @@ async def test_tokens_are_checked(fake_slack, client):
         wrong = AsyncWebClient(token="xoxb-wrong", base_url=fake_slack.api_url, session=session)
         assert await refused(wrong.auth_test()) == "invalid_auth"
         # A token inside a JSON body is ignored by Slack: JSON calls authenticate with the header.
-        async with session.post(
-            f"{fake_slack.api_url}chat.postMessage", json={"token": FakeSlack.BOT_TOKEN}
-        ) as r:
+        async with session.post(f"{fake_slack.api_url}chat.postMessage", json={"token": FakeSlack.BOT_TOKEN}) as r:
             assert (await r.json())["error"] == "not_authed"
-    assert (
-        await refused(client.apps_connections_open(app_token=FakeSlack.BOT_TOKEN)) == "not_allowed_token_type"
-    )
+    assert await refused(client.apps_connections_open(app_token=FakeSlack.BOT_TOKEN)) == "not_allowed_token_type"
 
 
 async def test_block_kit_limits(fake_slack, client):
     general = fake_slack.channel_named("general").id
     section = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
     button = {"type": "button", "text": {"type": "plain_text", "text": "b"}, "action_id": "same"}
-    assert (
-        await refused(client.chat_postMessage(channel=general, text="t", blocks=[section]))
-        == "invalid_blocks"
-    )
+    assert await refused(client.chat_postMessage(channel=general, text="t", blocks=[section])) == "invalid_blocks"
     twice = {"type": "actions", "elements": [button, button]}
-    assert (
-        await refused(client.chat_postMessage(channel=general, text="t", blocks=[twice])) == "invalid_blocks"
-    )
+    assert await refused(client.chat_postMessage(channel=general, text="t", blocks=[twice])) == "invalid_blocks"
     assert await refused(client.chat_postMessage(channel=general, text="x" * 40001)) == "msg_too_long"
     assert await refused(client.api_call("chat.postMessage", json={"channel": general})) == "no_text"
 
@@ -78,10 +69,7 @@ async def test_modals_need_a_fresh_trigger_and_valid_views(fake_slack, client):
         "invalid_arguments"
     )
     too_long = modal(initial_value="eleven chars")
-    assert (
-        await refused(client.views_open(trigger_id=fake_slack.trigger(), view=too_long))
-        == "invalid_arguments"
-    )
+    assert await refused(client.views_open(trigger_id=fake_slack.trigger(), view=too_long)) == "invalid_arguments"
     trigger = fake_slack.trigger()
     await client.views_open(trigger_id=trigger, view=modal())
     assert await refused(client.views_open(trigger_id=trigger, view=modal())) == "exchanged_trigger_id"

@@ -38,9 +38,7 @@ async def test_bad_signature_and_stale_timestamp_get_401_and_nothing_runs(probe)
 
 
 async def test_url_verification_is_answered(probe):
-    sent = await probe.post(
-        json.dumps({"type": "url_verification", "challenge": "c-123"}), "application/json"
-    )
+    sent = await probe.post(json.dumps({"type": "url_verification", "challenge": "c-123"}), "application/json")
     assert sent.status == 200 and sent.json() == {"challenge": "c-123"}
 
 

@@ -265,9 +265,7 @@ def test_credentials_and_settings_come_from_the_environment(config, monkeypatch)
 
 
 @pytest.mark.parametrize("wrong", ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"])
-async def test_a_refused_token_stops_the_start_with_a_reason(
-    fake_slack, config, clock, tmp_path, monkeypatch, wrong
-):
+async def test_a_refused_token_stops_the_start_with_a_reason(fake_slack, config, clock, tmp_path, monkeypatch, wrong):
     monkeypatch.setenv("SLACK_BOT_TOKEN", FakeSlack.BOT_TOKEN)
     monkeypatch.setenv("SLACK_APP_TOKEN", FakeSlack.APP_TOKEN)
     monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
@@ -285,9 +283,7 @@ async def test_a_refused_token_stops_the_start_with_a_reason(
 async def test_http_mode_refuses_to_start_without_a_signing_secret(config, clock, tmp_path):
     db = await Database.open(tmp_path / "nosecret.sqlite3")
     app = App(config, db, clock, [GeneralCog])
-    adapter = slack_adapter.SlackAdapter(
-        app, token="xoxb-1", signing_secret="", api_url="http://127.0.0.1:9/api/"
-    )
+    adapter = slack_adapter.SlackAdapter(app, token="xoxb-1", signing_secret="", api_url="http://127.0.0.1:9/api/")
     try:
         with pytest.raises(RuntimeError, match="SLACK_SIGNING_SECRET"):
             await adapter.start_http("127.0.0.1", 0)

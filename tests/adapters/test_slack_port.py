@@ -135,9 +135,7 @@ async def test_threads_membership_and_archiving(fake_slack, port):
 async def test_uploads_use_the_v2_api_in_threads(fake_slack, port):
     general = place(fake_slack, "general")
     thread = Place(Platform.SLACK, general.channel_id, PlaceKind.THREAD, "1.000001")
-    posted = await port.upload(
-        thread, File("slides.pdf", b"%PDF-1.4 slides", "application/pdf"), "**Slides**"
-    )
+    posted = await port.upload(thread, File("slides.pdf", b"%PDF-1.4 slides", "application/pdf"), "**Slides**")
     complete = fake_slack.calls_to("files.completeUploadExternal")[0].args
     assert (complete["thread_ts"], complete["initial_comment"]) == ("1.000001", "*Slides*")
     assert fake_slack.files[posted.message_id]["content"] == b"%PDF-1.4 slides"
@@ -168,13 +166,9 @@ async def test_a_429_storm_on_a_channel_delays_messages_but_delivers_each_once(f
         await port.post(target, Message(text))
         return time.monotonic() - started
 
-    results = await asyncio.gather(
-        *(timed(general, f"announcement {i}") for i in range(5)), timed(help_room, "help")
-    )
+    results = await asyncio.gather(*(timed(general, f"announcement {i}") for i in range(5)), timed(help_room, "help"))
 
-    assert texts(fake_slack, general.channel_id) == [
-        f"announcement {i}" for i in range(5)
-    ]  # once each, in order
+    assert texts(fake_slack, general.channel_id) == [f"announcement {i}" for i in range(5)]  # once each, in order
     assert len(fake_slack.calls_to("chat.postMessage", ok_only=False)) == 6 + 2
     assert min(results[:5]) >= 2.0  # the storm held the channel back…
     assert results[5] < 1.0  # …but not the other channel

@@ -34,18 +34,13 @@ def test_pings_inside_links_bold_and_code_are_escaped_too():
 
 def test_markup_becomes_mrkdwn():
     rendered = render("**Due** soon\n- read the [guide](https://example.org/a?b=1&c=2)\n- `code`, _italic_")
-    assert rendered == (
-        "*Due* soon\n• read the <https://example.org/a?b=1&amp;c=2|guide>\n• `code`, _italic_"
-    )
+    assert rendered == ("*Due* soon\n• read the <https://example.org/a?b=1&amp;c=2|guide>\n• `code`, _italic_")
 
 
 def test_instants_become_slack_dates_with_a_fallback_in_the_conference_zone():
     deadline = int(dt.datetime(2023, 6, 30, 23, 59, 59, tzinfo=NEW_YORK).timestamp())
     rendered = render(f"Due <t:{deadline}:F>, that is <t:{deadline}:R>")
-    assert (
-        f"<!date^{deadline}^{{date_long_pretty}} at {{time}}|Friday, June 30, 2023 at 11:59 PM EDT>"
-        in rendered
-    )
+    assert f"<!date^{deadline}^{{date_long_pretty}} at {{time}}|Friday, June 30, 2023 at 11:59 PM EDT>" in rendered
     assert f"<!date^{deadline}^{{ago}}|in 21 days>" in rendered
 
 

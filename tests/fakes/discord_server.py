@@ -336,9 +336,7 @@ class FakeDiscord:
         self.members[int(user["id"])] = member
         return member
 
-    def add_channel(
-        self, name: str, *, type: int = TEXT, parent: str | None = None, private: bool = False
-    ) -> dict:
+    def add_channel(self, name: str, *, type: int = TEXT, parent: str | None = None, private: bool = False) -> dict:
         overwrites = []
         if private:  # hidden from @everyone, visible to the bot
             overwrites = [
@@ -563,9 +561,7 @@ class FakeDiscord:
         channel's messages, say) on its own: a storm spread over many channels.
         """
         self._failures.append(
-            Failure(
-                method.upper(), re.compile(path), status, retry_after, via, is_global, times, after, per_path
-            )
+            Failure(method.upper(), re.compile(path), status, retry_after, via, is_global, times, after, per_path)
         )
 
     def _take_failure(self, method: str, path: str) -> Failure | None:
@@ -848,9 +844,7 @@ class FakeDiscord:
             "members": members,
             "channels": [c for c in self.channels.values() if c["type"] not in (DM, *THREAD_TYPES)],
             "threads": [
-                c
-                for c in self.channels.values()
-                if c["type"] in THREAD_TYPES and not c["thread_metadata"]["archived"]
+                c for c in self.channels.values() if c["type"] in THREAD_TYPES and not c["thread_metadata"]["archived"]
             ],
             "presences": [],
             "stage_instances": [],
@@ -877,17 +871,13 @@ class FakeDiscord:
             raise invalid("_", "Maximum number of chat input commands reached (100)")
         names = [c["name"] for c in payload]
         if len(names) != len(set(names)):
-            raise invalid(
-                "_", "Application command names must be unique", "APPLICATION_COMMANDS_DUPLICATE_NAME"
-            )
+            raise invalid("_", "Application command names must be unique", "APPLICATION_COMMANDS_DUPLICATE_NAME")
         for index, command in enumerate(payload):
             _check_command(command, str(index))
         existing = {c["name"]: c for c in self.commands.values()}
         created = [c for c in payload if c["name"] not in existing]
         if self.command_creates + len(created) > 200:
-            raise ApiError(
-                400, 30034, "Max number of daily application command creates has been reached (200)"
-            )
+            raise ApiError(400, 30034, "Max number of daily application command creates has been reached (200)")
         self.command_creates += len(created)
         self.command_syncs += 1
         self.commands = {}
@@ -1150,9 +1140,7 @@ class FakeDiscord:
         parts = name.split(" ")
         schema, path = command, []
         for part in parts[1:]:
-            schema = next(
-                (o for o in schema.get("options", []) if o["name"] == part and o["type"] in (1, 2)), None
-            )
+            schema = next((o for o in schema.get("options", []) if o["name"] == part and o["type"] in (1, 2)), None)
             if schema is None:
                 raise KeyError(f"/{name}: no subcommand {part!r} registered")
             path.append(schema)
@@ -1298,9 +1286,7 @@ class FakeDiscord:
             what,
         )
         if interaction.response_type is None:
-            raise AssertionError(
-                "the bot did not respond within 3 s: Discord shows 'The application did not respond'"
-            )
+            raise AssertionError("the bot did not respond within 3 s: Discord shows 'The application did not respond'")
         if interaction.response_type == DEFERRED_MESSAGE:
             await self._until(lambda: not self._loading(interaction), 30, f"{what} after deferring")
         loop = asyncio.get_running_loop()
@@ -1335,9 +1321,7 @@ class FakeDiscord:
         await self._until(check, within, f"a message in channel {channel_id}")
         return found[-1]
 
-    def messages_in(
-        self, channel: dict | str | int, *, visible_to: dict | None = None
-    ) -> list[StoredMessage]:
+    def messages_in(self, channel: dict | str | int, *, visible_to: dict | None = None) -> list[StoredMessage]:
         if isinstance(channel, int):
             channel_id = channel
         else:
@@ -1346,9 +1330,7 @@ class FakeDiscord:
         return [
             m
             for m in self.messages.values()
-            if m.channel_id == channel_id
-            and not m.deleted
-            and (m.visible_to is None or m.visible_to == viewer)
+            if m.channel_id == channel_id and not m.deleted and (m.visible_to is None or m.visible_to == viewer)
         ]
 
     # -- interaction responses ----------------------------------------------------------------
@@ -1370,9 +1352,7 @@ class FakeDiscord:
         raise ApiError(404, 10015, "Unknown Webhook")
 
     async def _callback(self, request: web.Request) -> web.Response:
-        interaction = self._live_interaction(
-            int(request.match_info["interaction_id"]), request.match_info["token"]
-        )
+        interaction = self._live_interaction(int(request.match_info["interaction_id"]), request.match_info["token"])
         if interaction.response_type is not None:
             raise ApiError(400, 40060, "Interaction has already been acknowledged.")
         call = request[CALL]
@@ -1671,9 +1651,7 @@ class FakeDiscord:
     async def _attachment(self, request: web.Request) -> web.Response:
         wanted = request.match_info["attachment_id"]
         for message in self.messages.values():
-            for meta, (_, content, content_type) in zip(
-                message.payload["attachments"], message.files, strict=False
-            ):
+            for meta, (_, content, content_type) in zip(message.payload["attachments"], message.files, strict=False):
                 if meta["id"] == wanted:
                     return web.Response(body=content, content_type=content_type)
         raise web.HTTPNotFound()
@@ -1944,9 +1922,7 @@ class FakeDiscord:
                 "member": self.members[user_id],
             }
             event = {"id": thread["id"], "guild_id": str(self.guild_id), "member_count": len(members)}
-            await self.dispatch(
-                "THREAD_MEMBERS_UPDATE", {**event, "added_members": [added]}, INTENT_GUILD_MEMBERS
-            )
+            await self.dispatch("THREAD_MEMBERS_UPDATE", {**event, "added_members": [added]}, INTENT_GUILD_MEMBERS)
         return web.Response(status=204)
 
     async def _remove_thread_member(self, request: web.Request) -> web.Response:
@@ -1979,9 +1955,7 @@ class FakeDiscord:
         return member, role
 
     async def _member_update(self, member: dict) -> None:
-        await self.dispatch(
-            "GUILD_MEMBER_UPDATE", {**member, "guild_id": str(self.guild_id)}, INTENT_GUILD_MEMBERS
-        )
+        await self.dispatch("GUILD_MEMBER_UPDATE", {**member, "guild_id": str(self.guild_id)}, INTENT_GUILD_MEMBERS)
 
     async def _add_member_role(self, request: web.Request) -> web.Response:
         member, role = self._role_change(request)
@@ -2112,9 +2086,7 @@ def _check_message(body: dict, files: list, size_limit: int) -> None:
         limits = {"title": 256, "description": 4096}
         for key, limit in limits.items():
             if len(embed.get(key) or "") > limit:
-                raise invalid(
-                    f"{where}.{key}", f"Must be {limit} or fewer in length.", "BASE_TYPE_MAX_LENGTH"
-                )
+                raise invalid(f"{where}.{key}", f"Must be {limit} or fewer in length.", "BASE_TYPE_MAX_LENGTH")
         fields = embed.get("fields") or []
         if len(fields) > 25:
             raise invalid(f"{where}.fields", "Must be 25 or fewer in length.", "BASE_TYPE_MAX_LENGTH")
@@ -2224,10 +2196,7 @@ def _check_modal_input(where: str, item: dict, seen: set[str], labelled: bool) -
         if not 1 <= len(options) <= 25:
             raise invalid(f"{where}.options", "Must be between 1 and 25 in length.")
         for number, option in enumerate(options):
-            if (
-                not 1 <= len(option.get("label") or "") <= 100
-                or not 1 <= len(option.get("value") or "") <= 100
-            ):
+            if not 1 <= len(option.get("label") or "") <= 100 or not 1 <= len(option.get("value") or "") <= 100:
                 raise invalid(f"{where}.options.{number}", "Option label and value are 1–100 characters")
         if len({o["value"] for o in options}) != len(options):
             raise invalid(f"{where}.options", "Option values must be unique")
@@ -2258,9 +2227,7 @@ def _check_command(command: dict, where: str) -> None:
 def _check_name_description(item: dict, where: str) -> None:
     name = item.get("name") or ""
     if not COMMAND_NAME.match(name) or name != name.lower():
-        raise invalid(
-            f"{where}.name", f"Command name {name!r} is invalid", "APPLICATION_COMMAND_INVALID_NAME"
-        )
+        raise invalid(f"{where}.name", f"Command name {name!r} is invalid", "APPLICATION_COMMAND_INVALID_NAME")
     if not 1 <= len(item.get("description") or "") <= 100:
         raise invalid(f"{where}.description", "Must be between 1 and 100 in length.")
 
@@ -2325,6 +2292,4 @@ async def _read_body(request: web.Request) -> tuple[Any, list[tuple[str, bytes, 
 
 def _json(data: Any, status: int = 200) -> web.Response:
     # Exactly application/json: discord.py treats a body with a charset parameter as text.
-    return web.Response(
-        status=status, body=json.dumps(data).encode(), headers={"Content-Type": "application/json"}
-    )
+    return web.Response(status=status, body=json.dumps(data).encode(), headers={"Content-Type": "application/json"})

@@ -177,9 +177,7 @@ class FakeSlack:
         }
         return user_id
 
-    def add_channel(
-        self, name: str, *, private: bool = False, members: tuple[str, ...] = (), bot: bool = True
-    ) -> str:
+    def add_channel(self, name: str, *, private: bool = False, members: tuple[str, ...] = (), bot: bool = True) -> str:
         channel_id = f"C{next(self._ids):07d}"
         people = set(members) | ({self.BOT_USER} if bot else set())
         self.channels[channel_id] = Channel(channel_id, name, private, members=people)
@@ -250,11 +248,7 @@ class FakeSlack:
 
     def _take_failure(self, method: str, args: dict[str, Any]) -> Failure | None:
         for failure in self._failures:
-            if (
-                failure.method == method
-                and failure.times > 0
-                and (failure.when is None or failure.when(args))
-            ):
+            if failure.method == method and failure.times > 0 and (failure.when is None or failure.when(args)):
                 failure.times -= 1
                 return failure
         return None
@@ -269,9 +263,7 @@ class FakeSlack:
     def messages(self, channel: str) -> list[dict[str, Any]]:
         return list(self.channels[channel].messages)
 
-    async def wait_for(
-        self, method: str, predicate: Callable[[Call], bool] | None = None, within: float = 3.0
-    ) -> Call:
+    async def wait_for(self, method: str, predicate: Callable[[Call], bool] | None = None, within: float = 3.0) -> Call:
         deadline = time.monotonic() + within
         while True:
             for call in self.calls_to(method):
@@ -332,9 +324,7 @@ class FakeSlack:
             token = header.removeprefix("Bearer ").strip()
         return args, token
 
-    def _reply(
-        self, call: Call, status: int, body: dict[str, Any], headers: dict | None = None
-    ) -> web.Response:
+    def _reply(self, call: Call, status: int, body: dict[str, Any], headers: dict | None = None) -> web.Response:
         call.status, call.response = status, body
         call.error = "" if body.get("ok") else str(body.get("error", ""))
         return web.json_response(body, status=status, headers=headers)
@@ -542,9 +532,7 @@ class FakeSlack:
     def _visible(messages: list[dict[str, Any]], args: dict[str, Any]) -> list[dict[str, Any]]:
         with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
         limit = int(args.get("limit", 100))
-        return [
-            m if with_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in messages[:limit]
-        ]
+        return [m if with_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in messages[:limit]]
 
     # -- messages -----------------------------------------------------------------------------------------
     def m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -694,9 +682,7 @@ class FakeSlack:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
         self.socket = socket
-        await socket.send_json(
-            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": self.APP_ID}}
-        )
+        await socket.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": self.APP_ID}})
         self.socket_connected.set()
         async for message in socket:
             if message.type != WSMsgType.TEXT:
