@@ -152,6 +152,7 @@ class Database:
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             raise FileExistsError(f"{target} already exists; choose a new file name")
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))  # as private as the original
         dest = sqlite3.connect(target)
         try:
             await self.conn.backup(dest)

@@ -326,11 +326,6 @@ KNOWN_BUGS = {
         "convert_value() turns a float into an int with int(), so 2.7 silently becomes 2 (latent: no "
         "adapter sends floats today)."
     ),
-    "backup-mode": (
-        "`python -m bot db backup` writes the copy with sqlite3.connect(), so it gets the process umask "
-        "(0644 under the usual 022) while the live database is created 0600: a backup of everyone's "
-        "emails and reports is readable by every local user."
-    ),
     "check-config-echo": (
         "check-config prints the offending value of a date key verbatim (`got '…'`), and prints without "
         "the log redaction: a token pasted into the wrong key of config.toml ends up on the terminal or in "

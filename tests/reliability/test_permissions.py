@@ -51,7 +51,7 @@ from tests.adapters.slack_fixtures import ORGANIZER, PARTICIPANT, visible_text
 from tests.conftest import BEFORE_DEADLINE, CONFIG_PATH
 from tests.fakes.slack_server import FakeSlack
 from tests.recording_port import RecordingPort
-from tests.reliability.support import KNOWN_BUGS, changed_tables, command_line, sample_options, snapshot
+from tests.reliability.support import changed_tables, command_line, sample_options, snapshot
 
 REGISTRY = App.registry_for(load_config(CONFIG_PATH))
 ORG = Permission.ORGANIZER
@@ -429,8 +429,7 @@ async def test_slack_refuses_and_changes_nothing(slack, case):
 
 
 # -- who can read what the bot stores ----------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["backup-mode"])
-async def test_known_bug_a_backup_is_as_private_as_the_database(tmp_path):
+async def test_a_backup_is_as_private_as_the_database(tmp_path):
     previous = os.umask(0o022)  # the usual umask, so the outcome does not depend on the machine
     try:
         db = await Database.open(tmp_path / "live.sqlite3")
