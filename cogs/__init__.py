@@ -2,7 +2,7 @@
 
 from cogs.announcements import AnnouncementsCog
 from cogs.circles import CirclesCog
-from cogs.event import CoalitionsCog, EventCog
+from cogs.event import ActivityCog, CoalitionsCog, EventCog
 from cogs.faq import FaqCog
 from cogs.general import GeneralCog
 from cogs.proposals import ProposalsCog
@@ -17,6 +17,7 @@ ALL_COGS: list[type] = [
     AnnouncementsCog,
     EventCog,
     CoalitionsCog,
+    ActivityCog,
     CirclesCog,
     SafetyCog,
 ]

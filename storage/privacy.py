@@ -19,6 +19,7 @@ OWNED = [
     ("faq_forwarded", "platform", "user_id"),
     ("session_questions", "platform", "user_id"),
     ("coalition_members", "platform", "user_id"),
+    ("event_activity", "platform", "user_id"),
     ("reports", "platform", "reporter_id"),
     ("circle_people", "platform", "user_id"),
     ("circle_members", "platform", "user_id"),
@@ -88,6 +89,11 @@ async def erase(db: Database, platform: str, user_id: str, display_name: str) ->
             "UPDATE session_questions SET user_id = ?, display_name = '' WHERE platform = ? AND user_id = ?",
             (ghost, platform, user_id),
         )
+        await run(  # message counts stay in the event summary, no longer tied to them
+            "event_activity",
+            "UPDATE event_activity SET user_id = ? WHERE platform = ? AND user_id = ?",
+            (ghost, platform, user_id),
+        )
         await run(
             "report_messages",
             "UPDATE report_messages SET author_id = ? WHERE author_id = ? AND report_id IN"
@@ -104,6 +110,11 @@ async def erase(db: Database, platform: str, user_id: str, display_name: str) ->
         )
         await run(
             "coalitions", "UPDATE coalitions SET proposed_by = '' WHERE proposed_by = ?", (f"{platform}:{user_id}",)
+        )
+        await run(
+            "coalition_prompts",
+            "UPDATE coalition_prompts SET created_by = '' WHERE created_by = ?",
+            (f"{platform}:{user_id}",),
         )
         await run(
             "audit", "UPDATE audit SET actor_id = ? WHERE platform = ? AND actor_id = ?", (ghost, platform, user_id)

@@ -383,8 +383,10 @@ class DiscordBot(commands.Bot):
     # -- plain messages -----------------------------------------------------------------------
     async def on_message(self, message: discord.Message) -> None:
         # Replaces commands.Bot's prefix-command handling: this bot has slash commands only.
-        if message.author.bot or not message.content:
-            return  # without the message-content intent, text arrives only for mentions and DMs
+        if message.author.bot:
+            return
+        # Without the message-content intent, text arrives only for mentions and DMs; other messages
+        # still reach the listeners with empty text (the event summary counts them).
         actor = await self.actor_for(message.author)
         place = place_for(message.channel)
         text = message.content

@@ -5,27 +5,30 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import secrets
 
 from bot.core.context import Context
 from bot.core.dispatch import UsageError
+from bot.core.ids import parse_id
 from bot.core.model import (
     Button,
     ButtonStyle,
     Choice,
     Message,
     Option,
+    OptionKind,
     Permission,
     Place,
     PlaceKind,
     Platform,
     Reply,
+    Timestamp,
 )
 from bot.core.port import PlatformError
-from bot.core.registry import button, command
+from bot.core.registry import button, command, timeline
 from bot.delivery import Occurrence, Target
 from cogs.event import places
 from storage import audit
+from storage import deliveries as ledger
 
 log = logging.getLogger(__name__)
 ORGANIZER = Permission.ORGANIZER
@@ -263,11 +266,12 @@ class CoalitionsCog:
         return await self._decide(ctx, coalition_id, "declined")
 
     async def _decide(self, ctx: Context, coalition_id: str, status: str) -> Reply:
+        number = parse_id(coalition_id)  # -1 for a forged argument: no such coalition
         cursor = await ctx.db.execute(
             "UPDATE coalitions SET status = ? WHERE id = ? AND status = 'proposed'",
-            (status, int(coalition_id)),
+            (status, -1 if number is None else number),
         )
-        row = await ctx.db.fetchone("SELECT * FROM coalitions WHERE id = ?", (int(coalition_id),))
+        row = await ctx.db.fetchone("SELECT * FROM coalitions WHERE id = ?", (-1 if number is None else number,))
         if row is None:
             raise UsageError("That coalition no longer exists.")
         if cursor.rowcount != 1:
@@ -284,19 +288,98 @@ class CoalitionsCog:
             await port.dm(user_id, Message(verdict, dedupe_key=f"coalition-decided-{row['id']}"))
         return Reply(f"**{row['name']}** is {'open' if status == 'active' else 'declined'}.", private=False)
 
+    # -- prompts for every coalition -----------------------------------------------------------------
     @command(
         "coalition prompt",
-        "Post a conversation prompt in every coalition's space",
+        "Post a conversation prompt in every coalition's space, now or at a time you choose",
         Option("text", "The prompt", max_length=1500),
+        Option("at", "When to post it (default: now), e.g. 2023-10-14 16:30", OptionKind.DATETIME, required=False),
         permission=ORGANIZER,
     )
     async def prompt(self, ctx: Context) -> Reply:
-        text = ctx.options["text"].strip()
-        rows = await ctx.db.fetchall(
-            "SELECT p.platform, p.channel_id, p.thread_id, c.name FROM coalition_places p"
-            " JOIN coalitions c ON c.id = p.coalition_id WHERE c.status = 'active'"
+        text, at = ctx.options["text"].strip(), ctx.options.get("at")
+        if not text:
+            raise UsageError("Please give the prompt's text.")
+        now = ctx.now()
+        if at is not None and at <= now:
+            raise UsageError(f"{Timestamp(at)} has passed: choose a later time, or leave it out to post now.")
+        if at is None and not await self._targets():
+            raise UsageError("No coalition has a space yet: they appear when the first person joins.")
+        cursor = await ctx.db.execute(
+            "INSERT INTO coalition_prompts (text, send_at, status, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
+            (
+                text,
+                (at or now).isoformat(),
+                "scheduled" if at else "sent",
+                f"{ctx.actor.platform}:{ctx.actor.user_id}",
+                now.isoformat(),
+            ),
         )
-        targets = [
+        prompt_id = cursor.lastrowid
+        if at is not None:
+            timer = getattr(self.app, "timer", None)
+            if timer:
+                await timer.refresh()
+            return Reply(
+                f"Prompt #{prompt_id} will be posted in every coalition's space at {Timestamp(at)}. "
+                f"/coalition prompts lists what is planned; /coalition prompt-cancel {prompt_id} stops it."
+            )
+        report = await self.app.deliveries.run_occurrence(self._occurrence(prompt_id, text, now))
+        failed = f"; {report.failed} failed: {'; '.join(report.details)}" if report.failed else ""
+        return Reply(f"Prompt posted in {report.sent} coalition space(s){failed}.")
+
+    @command("coalition prompts", "Prompts waiting for their time", permission=ORGANIZER)
+    async def scheduled_prompts(self, ctx: Context) -> Reply:
+        rows = await ctx.db.fetchall(
+            "SELECT * FROM coalition_prompts WHERE status = 'scheduled' AND send_at > ? ORDER BY send_at, id",
+            (ctx.now().isoformat(),),
+        )
+        if not rows:
+            return Reply("No coalition prompts are scheduled. /coalition prompt TEXT at=WHEN schedules one.")
+        lines = ["Scheduled coalition prompts:"]
+        for row in rows:
+            excerpt = row["text"] if len(row["text"]) <= 80 else row["text"][:79] + "…"
+            lines.append(f"- **#{row['id']}** {Timestamp(dt.datetime.fromisoformat(row['send_at']))}: “{excerpt}”")
+        lines.append("Cancel one with /coalition prompt-cancel ID.")
+        return Reply("\n".join(lines))
+
+    @command(
+        "coalition prompt-cancel",
+        "Cancel a scheduled coalition prompt",
+        Option("id", "The prompt's number (see /coalition prompts)", OptionKind.INTEGER, min_value=1),
+        permission=ORGANIZER,
+    )
+    async def cancel_prompt(self, ctx: Context) -> Reply:
+        prompt_id = ctx.options["id"]
+        row = await ctx.db.fetchone("SELECT * FROM coalition_prompts WHERE id = ?", (prompt_id,))
+        if row is None:
+            raise UsageError(f"There is no coalition prompt #{prompt_id}. /coalition prompts lists them.")
+        if row["status"] != "scheduled" or dt.datetime.fromisoformat(row["send_at"]) <= ctx.now():
+            state = "cancelled" if row["status"] == "cancelled" else "posted"
+            raise UsageError(f"Prompt #{prompt_id} was already {state}; it cannot be cancelled.")
+        await ctx.db.execute("UPDATE coalition_prompts SET status = 'cancelled' WHERE id = ?", (prompt_id,))
+        for item in await ledger.pending(ctx.db, "coalition-prompt", str(prompt_id)):
+            await ledger.settle(ctx.db, item.id, "skipped", ctx.now(), detail="cancelled")
+        timer = getattr(self.app, "timer", None)
+        if timer:
+            await timer.refresh()
+        await audit.record(
+            ctx.db, ctx.now(), ctx.actor.platform, ctx.actor.user_id, "coalition prompt cancelled", str(prompt_id)
+        )
+        return Reply(f"Prompt #{prompt_id} is cancelled; it will not be posted.")
+
+    @timeline("coalition-prompt")
+    async def planned_prompts(self) -> list[Occurrence]:
+        rows = await self.app.db.fetchall("SELECT * FROM coalition_prompts WHERE status IN ('scheduled', 'sent')")
+        return [self._occurrence(r["id"], r["text"], dt.datetime.fromisoformat(r["send_at"])) for r in rows]
+
+    async def _targets(self) -> list[Target]:
+        """Every active coalition's space on every platform (spaces open with the first join)."""
+        rows = await self.app.db.fetchall(
+            "SELECT p.platform, p.channel_id, p.thread_id, c.name FROM coalition_places p"
+            " JOIN coalitions c ON c.id = p.coalition_id WHERE c.status = 'active' ORDER BY c.name, p.platform"
+        )
+        return [
             Target(
                 r["platform"],
                 "thread" if r["thread_id"] else "channel",
@@ -305,26 +388,18 @@ class CoalitionsCog:
             )
             for r in rows
         ]
-        if not targets:
-            raise UsageError("No coalition has a space yet: they appear when the first person joins.")
-        stamp = f"{ctx.now():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"  # each prompt is its own delivery
 
-        async def target_list() -> list[Target]:
-            return targets
-
+    def _occurrence(self, prompt_id: int, text: str, due: dt.datetime) -> Occurrence:
         async def message(target: Target, late: bool) -> Message:
             return Message(f"💬 **Prompt from the organizers:** {text}")
 
-        occurrence = Occurrence(
+        return Occurrence(
             "coalition-prompt",
-            stamp,
-            ctx.now(),
-            "Coalition prompt",
+            str(prompt_id),
+            due,
+            f"Coalition prompt #{prompt_id}",
             "coalitions",
-            target_list,
+            self._targets,
             message,
-            useful_until=ctx.now() + dt.timedelta(hours=1),
+            useful_until=due + dt.timedelta(hours=1),  # a conversation starter is stale after that
         )
-        report = await self.app.deliveries.run_occurrence(occurrence)
-        failed = f"; {report.failed} failed: {'; '.join(report.details)}" if report.failed else ""
-        return Reply(f"Prompt posted in {report.sent} coalition space(s){failed}.")

@@ -6,9 +6,11 @@ import csv
 import datetime as dt
 import io
 import logging
+from collections import Counter
 
 from bot.core.context import Context
 from bot.core.dispatch import UsageError
+from bot.core.ids import parse_id
 from bot.core.model import (
     Button,
     ButtonStyle,
@@ -26,7 +28,7 @@ from bot.core.model import (
 )
 from bot.core.registry import button, command, timeline
 from bot.delivery import Occurrence, Target
-from cogs.event import places
+from cogs.event import activity, places
 from cogs.event.program import PLENARY, ProgramError, Session, calendar, load_program
 from storage import audit
 
@@ -40,6 +42,10 @@ async def _complete_session(ctx: Context, partial: str) -> list[Choice]:
     cog = next(c for c in ctx.app.cogs if isinstance(c, EventCog))
     found = [s for s in cog.sessions() if needle in s.id or needle in s.title.lower()]
     return [Choice(s.id, f"{s.title}"[:100]) for s in found[:25]]
+
+
+def _n(count: int, one: str, many: str = "") -> str:
+    return f"{count} {one if count == 1 else many or one + 's'}"
 
 
 class EventCog:
@@ -163,28 +169,70 @@ class EventCog:
         await audit.record(ctx.db, ctx.now(), ctx.actor.platform, ctx.actor.user_id, "event archive")
         return Reply("\n".join(lines))
 
-    @command("event summary", "Questions per session and members per coalition, with a CSV", permission=ORGANIZER)
+    @command(
+        "event summary",
+        "Attendance per area channel, coalition members and messages, questions per session (CSV too)",
+        permission=ORGANIZER,
+    )
     async def summary(self, ctx: Context) -> Reply:
-        questions = {
-            r["session_id"]: r["n"]
-            for r in await ctx.db.fetchall(
-                "SELECT session_id, COUNT(*) AS n FROM session_questions WHERE status = 'posted' GROUP BY session_id"
-            )
-        }
+        sessions = self.sessions()
+        asked = await ctx.db.fetchall(
+            "SELECT session_id, platform, user_id FROM session_questions WHERE status = 'posted'"
+        )
+        questions = Counter(r["session_id"] for r in asked)
+        writers = await ctx.db.fetchall("SELECT platform, space, user_id, messages FROM event_activity")
+        area_of = {s.id: ("lobby" if s.area == PLENARY else f"area:{s.area}") for s in sessions}
+        channels = [("lobby", "plenary", f"#{self.app.config.event.lobby} (plenary sessions)")]
+        channels += [(f"area:{a.id}", a.id, a.label) for a in self.app.config.areas]
+        rows = []
+        for key, ident, label in channels:
+            # Attendance: everyone who wrote in the channel or its session threads, or asked there with /ask.
+            people = {(w["platform"], w["user_id"]) for w in writers if w["space"] == key}
+            people |= {(q["platform"], q["user_id"]) for q in asked if area_of.get(q["session_id"]) == key}
+            messages = sum(w["messages"] for w in writers if w["space"] == key)
+            in_area = sum(n for session_id, n in questions.items() if area_of.get(session_id) == key)
+            rows.append(("channel", ident, label, len(people), "", messages, in_area))
         coalitions = await ctx.db.fetchall(
-            "SELECT c.name, COUNT(m.user_id) AS members FROM coalitions c"
+            "SELECT c.id, c.name, COUNT(m.user_id) AS members FROM coalitions c"
             " LEFT JOIN coalition_members m ON m.coalition_id = c.id WHERE c.status = 'active'"
             " GROUP BY c.id ORDER BY members DESC, c.name"
         )
-        rows = [("session", s.id, s.title, questions.get(s.id, 0)) for s in self.sessions()]
-        rows += [("coalition", "", c["name"], c["members"]) for c in coalitions]
-        lines = ["**Questions asked per session:**"]
-        lines += [f"- {title}: {n}" for kind, _, title, n in rows if kind == "session"]
-        lines.append("**Members per coalition:**")
-        lines += [f"- {title}: {n}" for kind, _, title, n in rows if kind == "coalition"] or ["- none yet"]
+        talk = await activity.by_space(ctx.db)
+        for c in coalitions:
+            said = talk.get(f"coalition:{c['id']}")
+            rows.append(
+                (
+                    "coalition",
+                    c["id"],
+                    c["name"],
+                    said.people if said else 0,
+                    c["members"],
+                    said.messages if said else 0,
+                    "",
+                )
+            )
+        rows += [("session", s.id, s.title, "", "", "", questions.get(s.id, 0)) for s in sessions]
+
+        def lines_for(kind: str, describe) -> list[str]:
+            return [f"- {describe(r)}" for r in rows if r[0] == kind] or ["- none yet"]
+
+        lines = [
+            "**Attendance per area channel** (people who wrote there, in its session threads, or asked with /ask):"
+        ]
+        lines += lines_for(
+            "channel",
+            lambda r: f"{r[2]}: {_n(r[3], 'person', 'people')}, {_n(r[5], 'message')}, {_n(r[6], 'question')}",
+        )
+        lines.append("**Coalitions:**")
+        lines += lines_for(
+            "coalition",
+            lambda r: f"{r[2]}: {_n(r[4], 'member')}, {_n(r[5], 'message')} from {_n(r[3], 'person', 'people')}",
+        )
+        lines.append("**Questions asked per session:**")
+        lines += lines_for("session", lambda r: f"{r[2]}: {r[6]}")
         buffer = io.StringIO(newline="")
         writer = csv.writer(buffer)
-        writer.writerow(["kind", "id", "name", "count"])
+        writer.writerow(["kind", "id", "name", "people", "members", "messages", "questions"])
         writer.writerows(rows)
         return Reply("\n".join(lines), files=(File("event-summary.csv", buffer.getvalue().encode(), "text/csv"),))
 
@@ -384,9 +432,10 @@ class EventCog:
         return Reply("Cancelled; nothing was posted.")
 
     async def _own_question(self, ctx: Context, question_id: str):
+        number = parse_id(question_id)
         row = (
-            await ctx.db.fetchone("SELECT * FROM session_questions WHERE id = ?", (int(question_id),))
-            if str(question_id).isdigit()
+            await ctx.db.fetchone("SELECT * FROM session_questions WHERE id = ?", (number,))
+            if number is not None
             else None
         )
         if row is None or (row["platform"], row["user_id"]) != (ctx.actor.platform, ctx.actor.user_id):

@@ -51,6 +51,8 @@ CONSOLE_CASES = {
     "coalition members": ("/coalition members Residency culture", "Residency culture** "),
     "coalition propose": ('/coalition propose "Data justice" "Fair data"', "is with the organizers"),
     "coalition prompt": ("/coalition prompt Hello", "No coalition has a space yet"),
+    "coalition prompts": ("/coalition prompts", "No coalition prompts are scheduled."),
+    "coalition prompt-cancel": ("/coalition prompt-cancel 3", "There is no coalition prompt #3."),
     "circles join": ("/circles join", "Join coalition circles: answer each prompt"),
     "circles pause": ("/circles pause", "You're not in circles"),
     "circles leave": ("/circles leave", "You're not in circles"),
@@ -222,3 +224,22 @@ def test_run_without_credentials_starts_the_console():
     assert "No platform credentials found" in done.stderr
     assert "Welcome to the Challenging Norms bot" in done.stdout
     assert "Icahn School of Medicine" in done.stdout
+
+
+async def test_scheduled_coalition_prompts_and_the_event_summary(app):
+    script = (
+        ":as Olu organizer\n/event setup\n/coalition join Curriculum reform\n"
+        "/coalition prompt at=2023-06-09T15:00 What will you change first?\n/coalition prompts\n"
+        ":advance 6h\n/coalition prompts\n"
+        ":channel undergraduate-medical-education\nThanks for the session!\n"
+        ":channel coalition-curriculum-reform\nHello all\n/event summary\n"
+    )
+    output = await run_script(app, script)
+    assert "Prompt #1 will be posted in every coalition's space at Friday, June 9, 2023 at 3:00 PM EDT." in output
+    assert "- #1 Friday, June 9, 2023 at 3:00 PM EDT: “What will you change first?”" in output
+    posted = "[#coalition-curriculum-reform] 💬 Prompt from the organizers: What will you change first?"
+    assert output.count(posted) == 1
+    assert "No coalition prompts are scheduled." in output
+    assert "- Undergraduate medical education: 1 person, 1 message, 0 questions" in output
+    assert "- Curriculum reform: 1 member, 1 message from 1 person" in output
+    assert "file: event-summary.csv" in output

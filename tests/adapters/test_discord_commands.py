@@ -244,6 +244,8 @@ CASES: dict[str, Case] = {
         {"description": "Working on it together"}, expect="is with the organizers", prepare=new_coalition_name
     ),
     "coalition prompt": Case({"text": "What will you try first?"}, expect="Prompt posted in", prepare=in_coalition),
+    "coalition prompts": Case(expect="No coalition prompts are scheduled."),
+    "coalition prompt-cancel": Case({"id": 3}, expect="There is no coalition prompt #3."),
     "circles join": Case(
         expect="Join coalition circles", submit={"Your role": "Faculty"}, expect_submitted="You're in!"
     ),

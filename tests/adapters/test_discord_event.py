@@ -10,6 +10,7 @@ everything), with the event's cogs only.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ import pytest
 from bot.core.clock import Clock
 from bot.core.model import Message
 from bot.core.port import PlatformError
-from cogs.event import CoalitionsCog, EventCog
+from cogs.event import ActivityCog, CoalitionsCog, EventCog
 from cogs.event.program import load_program
 from cogs.general import GeneralCog
 from storage import audit
@@ -36,7 +37,7 @@ from tests.fakes.discord_server import (
     StoredMessage,
 )
 
-COGS = [GeneralCog, EventCog, CoalitionsCog]
+COGS = [GeneralCog, EventCog, CoalitionsCog, ActivityCog]
 OCT_12 = dt.datetime(2023, 10, 12, 12, 0, tzinfo=dt.UTC)  # the day before the conference
 NO_PINGS = {"parse": []}  # AllowedMentions.none(), as discord.py sends it
 AREA_CHANNELS = ["undergraduate-medical-education", "graduate-medical-education", "medical-education-and-the-community"]
@@ -409,3 +410,56 @@ async def test_the_coalitions_forum_keeps_discords_forum_rules(world):
         assert await refused(f"/channels/{forum.channel_id}/messages", {"content": "hi"}) == (400, 40058)
         assert await refused(f"/channels/{forum.channel_id}/threads", {"name": "no message"}) == (400, 50035)
     fake.errors.clear()  # all expected
+
+
+async def test_a_scheduled_prompt_reaches_every_coalition_post_once(world):
+    fake, olu = world.fake, world.organizer
+    await set_up(world)
+    await fake.slash(world.participant, "coalition join", {"name": "Residency culture"})
+    await fake.slash(world.participant, "coalition join", {"name": "Curriculum reform"})
+    text = "What is one step for next week?"
+    planned = await fake.slash(olu, "coalition prompt", {"text": text, "at": "2023-10-14T16:30-04:00"})
+    assert planned.text == (
+        "Prompt #1 will be posted in every coalition's space at <t:1697315400:F>. "
+        "/coalition prompts lists what is planned; /coalition prompt-cancel 1 stops it."
+    )
+    assert (await fake.slash(olu, "coalition prompts", {})).text.startswith("Scheduled coalition prompts:\n- **#1**")
+    assert "only organizers" in (await fake.slash(world.participant, "coalition prompts", {})).text
+    assert "only organizers" in (await fake.slash(world.participant, "coalition prompt-cancel", {"id": 1})).text
+
+    def prompts(name: str) -> list[str]:
+        return [m.content for m in bot_messages(fake, name) if m.content.startswith("💬")]
+
+    advance_to(world, dt.datetime(2023, 10, 14, 20, 29, tzinfo=dt.UTC))
+    await world.app.deliveries.run_due()
+    assert prompts("Residency culture") == prompts("Curriculum reform") == []
+    advance_to(world, dt.datetime(2023, 10, 14, 20, 31, tzinfo=dt.UTC))
+    await world.app.deliveries.run_due()
+    await world.restart()
+    await world.app.deliveries.run_due()
+    expected = [f"💬 **Prompt from the organizers:** {text}"]
+    assert prompts("Residency culture") == prompts("Curriculum reform") == expected
+
+
+async def test_the_summary_counts_who_talked_in_area_channels_and_coalitions(world):
+    fake = world.fake
+    await set_up(world)
+    await fake.slash(world.participant, "coalition join", {"name": "Residency culture"})
+    await fake.say(world.participant, "undergraduate-medical-education", "Thanks, all!")  # no content intent:
+    await fake.say("dana", "undergraduate-medical-education", "Same here")  # counted all the same
+    await fake.say(world.participant, "Residency culture", "Hello, coalition")  # its forum post
+    await fake.say("dana", "help", "Where is the link?")  # not an area channel
+
+    async def counted() -> int:
+        rows = await world.app.db.fetchall("SELECT messages FROM event_activity")
+        return sum(r["messages"] for r in rows)
+
+    for _ in range(100):  # the bot handles gateway messages on its own time
+        if await counted() >= 3:
+            break
+        await asyncio.sleep(0.02)
+    summary = (await fake.slash(world.organizer, "event summary", {})).text
+    assert "- Undergraduate medical education: 2 people, 2 messages, 0 questions" in summary
+    assert "- Residency culture: 1 member, 1 message from 1 person" in summary
+    assert "- Curriculum reform: 0 members, 0 messages from 0 people" in summary
+    assert await counted() == 3

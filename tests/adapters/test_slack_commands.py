@@ -79,6 +79,8 @@ COMMANDS: dict[str, str | Modal] = {
     "coalition members Curriculum reform": "Curriculum reform",
     'coalition propose "Llama care" Caring for the llamas': "is with the organizers",
     "coalition prompt What will you try first?": "No coalition has a space yet",
+    "coalition prompts": "No coalition prompts are scheduled.",
+    "coalition prompt-cancel 3": "There is no coalition prompt #3.",
     "circles join": Modal("Join coalition circles"),
     "circles pause": "not in circles",
     "circles leave": "not in circles",
@@ -145,7 +147,7 @@ def test_the_manifest_takes_every_top_level_command(config):
     for name, entry in commands.items():
         assert re.fullmatch(r"/[a-z0-9_-]{1,31}", name) and name[1:] not in RESERVED_COMMANDS, name
         assert 1 <= len(entry["description"]) <= 100 and len(entry.get("usage_hint", "")) <= 100, name
-    assert commands["/coalition"]["description"] == "Coalition: list, join, leave, members, propose, prompt"
+    assert commands["/coalition"]["description"] == "Coalition: list, join, leave, members, propose, prompt, prompts, prompt-cancel"
     assert commands["/ask"]["usage_hint"] == "<session> <question> [anonymous]"
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"mpim:write", "mpim:history"} <= scopes  # circles open group DMs and check them before repeating

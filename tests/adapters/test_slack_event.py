@@ -452,3 +452,52 @@ async def test_propose_approve_and_decline_coalitions_with_emoji_names(world):
     assert world.created() == ["coalition-seedling-green-med-ed", "coalition-curriculum-reform"]
     summary = await world.say("/event summary", user=ORGANIZER)
     assert ":seedling: Green Med Ed: 1" in summary and "Curriculum reform: 1" in summary
+
+
+async def test_a_scheduled_prompt_reaches_every_coalition_channel_once(world):
+    await world.say("/coalition join Curriculum reform")
+    await world.say("/coalition join Residency culture")
+    planned = await world.say(
+        "/coalition prompt at=2023-10-14T16:30-04:00 What is one thing to try this month?", user=ORGANIZER
+    )
+    assert planned.startswith("Prompt #1 will be posted in every coalition's space at ")
+    assert "*#1*" in await world.say("/coalition prompts", user=ORGANIZER)
+    assert "only organizers" in await world.say("/coalition prompts")
+    assert "only organizers" in await world.say("/coalition prompt-cancel 1")
+    assert "has passed" in await world.say("/coalition prompt at=2023-10-01T09:00 Too late", user=ORGANIZER)
+
+    def prompts(name: str) -> list[str]:
+        return [m["text"] for m in world.channel(name).messages if m["text"].startswith("💬")]
+
+    await world.at(dt.datetime(2023, 10, 14, 20, 29, tzinfo=dt.UTC))  # 16:29 in New York: not yet
+    assert prompts("coalition-curriculum-reform") == []
+    await world.at(dt.datetime(2023, 10, 14, 20, 31, tzinfo=dt.UTC))  # 16:31 in New York
+    await world.restart()
+    await world.at(dt.datetime(2023, 10, 14, 20, 40, tzinfo=dt.UTC))
+    expected = ["💬 *Prompt from the organizers:* What is one thing to try this month?"]
+    assert prompts("coalition-curriculum-reform") == prompts("coalition-residency-culture") == expected
+    assert "No coalition prompts are scheduled" in await world.say("/coalition prompts", user=ORGANIZER)
+    assert "already posted" in await world.say("/coalition prompt-cancel 1", user=ORGANIZER)
+
+
+async def test_the_summary_counts_who_talked_in_area_channels_and_coalitions(world):
+    await world.say("/event setup", user=ORGANIZER)
+    await world.say("/coalition join Curriculum reform")
+    world.fake.add_user(OTHER, "Ben Other")
+    ume = world.channel("undergraduate-medical-education").id
+    coalition = world.channel("coalition-curriculum-reform").id
+
+    async def message(user: str, channel: str, ts: str, thread_ts: str = "") -> None:
+        event = {"type": "message", "channel": channel, "user": user, "ts": ts, "text": "Thanks, all!"}
+        await world.slack.event({**event, **({"thread_ts": thread_ts} if thread_ts else {})}, f"Ev{ts}")
+
+    await message(PARTICIPANT, ume, "20.000001")
+    await message(OTHER, ume, "20.000002")
+    await message(OTHER, ume, "20.000003", thread_ts="20.000001")  # in a thread of the channel
+    await message(PARTICIPANT, coalition, "20.000004")
+    await message(OTHER, world.channel("general").id, "20.000005")  # not an event channel
+    await world.slack.idle()
+    summary = await world.say("/event summary", user=ORGANIZER)
+    assert "• Undergraduate medical education: 2 people, 3 messages, 0 questions" in summary
+    assert "• Curriculum reform: 1 member, 1 message from 1 person" in summary
+    assert "• Residency culture: 0 members, 0 messages from 0 people" in summary

@@ -230,3 +230,85 @@ async def test_each_new_event_channel_opens_with_a_welcome_and_how_to_report(wor
     welcomes = [(t, m.text) for kind, t, m in world.slack.sent if m.text.startswith("👋 Welcome")]
     assert len(welcomes) == 4  # lobby and the three areas; #announcements and #help already existed
     assert all(f"[code of conduct]({conduct})" in text and "/report" in text for _, text in welcomes)
+
+
+async def test_prompts_are_scheduled_listed_cancelled_and_posted_once(world):  # noqa: F811
+    from bot.core.model import Place
+
+    app, lobby = world.app, Place(Platform.SLACK, "S1")
+    ana, dev = slack_person("ana"), console_actor("dev")
+    dev = dataclasses.replace(dev, platform=Platform.DISCORD)
+    await app.dispatcher.run_command("coalition join", {"name": "Curriculum reform"}, ana, lobby)
+    await app.dispatcher.run_command("coalition join", {"name": "Curriculum reform"}, dev, lobby)
+    at = dt.datetime(2023, 10, 14, 20, 30, tzinfo=dt.UTC)
+    past = await app.dispatcher.run_command(
+        "coalition prompt", {"text": "Too late", "at": "2023-04-01T10:00"}, OLU, lobby
+    )
+    assert "has passed: choose a later time" in past.text
+    refused = await app.dispatcher.run_command("coalition prompt", {"text": "x", "at": at.isoformat()}, ana, lobby)
+    assert "only organizers" in refused.text
+
+    planned = await app.dispatcher.run_command(
+        "coalition prompt", {"text": "What will you change by spring?", "at": at.isoformat()}, OLU, lobby
+    )
+    assert f"Prompt #1 will be posted in every coalition's space at <t:{int(at.timestamp())}:F>" in planned.text
+    other = await app.dispatcher.run_command(
+        "coalition prompt", {"text": "Never mind this one", "at": at.isoformat()}, OLU, lobby
+    )
+    assert "Prompt #2 will be posted" in other.text
+    listing = await app.dispatcher.run_command("coalition prompts", {}, OLU, lobby)
+    assert "**#1**" in listing.text and "“What will you change by spring?”" in listing.text and "**#2**" in listing.text
+    cancelled = await app.dispatcher.run_command("coalition prompt-cancel", {"id": 2}, OLU, lobby)
+    assert cancelled.text == "Prompt #2 is cancelled; it will not be posted."
+    again = await app.dispatcher.run_command("coalition prompt-cancel", {"id": 2}, OLU, lobby)
+    assert "already cancelled" in again.text
+    assert "#2" not in (await app.dispatcher.run_command("coalition prompts", {}, OLU, lobby)).text
+    assert any(e["action"] == "coalition prompt cancelled" for e in await audit.entries(app.db))
+
+    def prompts(port):
+        return [m.text for _, _, m in port.sent if m.text.startswith("💬")]
+
+    await world.at(at - dt.timedelta(seconds=1))
+    assert prompts(world.slack) == [] and prompts(world.discord) == []
+    await world.at(at)
+    assert (
+        prompts(world.slack)
+        == prompts(world.discord)
+        == ["💬 **Prompt from the organizers:** What will you change by spring?"]
+    )
+    await world.restart()
+    await world.app.deliveries.run_due()
+    assert len(prompts(world.slack)) == len(prompts(world.discord)) == 1
+    done = await world.app.dispatcher.run_command("coalition prompt-cancel", {"id": 1}, OLU, lobby)
+    assert "already posted" in done.text
+
+
+async def test_summary_counts_attendance_per_area_channel_and_coalition_messages(world):  # noqa: F811
+    from bot.core.model import Place, PlaceKind
+
+    app = world.app
+    await app.dispatcher.run_command("event setup", {}, OLU, Place(Platform.CONSOLE, "C1"))
+    ume = next(i for i, n in world.slack.channels.items() if n == "undergraduate-medical-education")
+    ana, ben = slack_person("ana"), slack_person("ben")
+    await app.dispatcher.run_command("coalition join", {"name": "Curriculum reform"}, ana, Place(Platform.SLACK, ume))
+    coalition = next(i for i, n in world.slack.channels.items() if n == "coalition-curriculum-reform")
+
+    async def say(person, place):
+        await app.dispatcher.message("a message", person, place)
+
+    await say(ana, Place(Platform.SLACK, ume))
+    await say(ana, Place(Platform.SLACK, ume, PlaceKind.THREAD, "1697200000.000100"))  # a session thread
+    await say(ben, Place(Platform.SLACK, ume))
+    await say(ana, Place(Platform.SLACK, coalition))
+    await say(ana, Place(Platform.SLACK, coalition, PlaceKind.THREAD, "1697200000.000200"))
+    await say(ben, Place(Platform.SLACK, "D-ben", PlaceKind.DM))  # private: not counted
+    await say(ben, Place(Platform.SLACK, "S2"))  # #organizers is not an event channel
+    summary = await app.dispatcher.run_command("event summary", {}, OLU, Place(Platform.CONSOLE, "C1"))
+    assert "- Undergraduate medical education: 2 people, 3 messages, 0 questions" in summary.text
+    assert "- Graduate medical education: 0 people, 0 messages, 0 questions" in summary.text
+    assert "- Curriculum reform: 1 member, 2 messages from 1 person" in summary.text
+    assert "- Residency culture: 0 members, 0 messages from 0 people" in summary.text
+    rows = summary.files[0].content.decode().splitlines()
+    assert rows[0] == "kind,id,name,people,members,messages,questions"
+    assert "channel,ume,Undergraduate medical education,2,,3,0" in rows
+    assert any(r.startswith("coalition,") and r.endswith(",Curriculum reform,1,1,2,") for r in rows)

@@ -90,6 +90,12 @@ async def test_export_then_erase_leaves_no_row_naming_the_person(world):  # noqa
     await app.dispatcher.run_command("ask", {"session": "opening", "question": "Q?", "anonymous": "yes"}, me, lobby)
     pending = await app.db.fetchone("SELECT id FROM session_questions")
     await app.dispatcher.click(f"ask-post:{pending['id']}", me, lobby)
+    ume = next(i for i, n in world.slack.channels.items() if n == "undergraduate-medical-education")
+    await app.dispatcher.message("Thanks, everyone", me, Place(Platform.SLACK, ume))  # counted for the summary
+    as_organizer = dataclasses.replace(me, is_organizer=True)  # she helps organize too
+    await app.dispatcher.run_command(
+        "coalition prompt", {"text": "Next?", "at": "2023-10-20T10:00"}, as_organizer, lobby
+    )
 
     exported = await app.dispatcher.run_command("privacy export", {}, me, lobby)
     data = json.loads(exported.files[0].content)
@@ -98,6 +104,7 @@ async def test_export_then_erase_leaves_no_row_naming_the_person(world):  # noqa
     assert data["faq_forwarded"][0]["question"] == "can I bring a llama"
     assert data["coalition_members"] and data["reports"] and data["circle_people"] and data["session_questions"]
     assert data["coalitions_proposed"][0]["name"] == "Llama care"
+    assert [r["messages"] for r in data["event_activity"]] == [1]
     assert all(r["user_id"] == "U-ZELDA-42" for r in data["intents"])  # nobody else's data
 
     confirm = await app.dispatcher.run_command("privacy delete", {}, me, lobby)
