@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -143,7 +144,10 @@ async def dispatch(args: argparse.Namespace, config: Config, clock: Clock) -> in
         print(json.dumps(manifest(config, App.registry_for(config)), indent=2))
         return 0
     if args.action == "db":
-        db = await Database.open(config.database_path())
+        try:
+            db = await Database.open(config.database_path())
+        except (OSError, sqlite3.DatabaseError) as exc:
+            return report_database_problem(config.database_path(), exc)
         try:
             target = await db.backup(Path(args.target))
         except FileExistsError as exc:
@@ -153,7 +157,10 @@ async def dispatch(args: argparse.Namespace, config: Config, clock: Clock) -> in
             await db.close()
         print(f"backed up {config.database_path()} to {target}")
         return 0
-    app = await App.open(config, clock)
+    try:
+        app = await App.open(config, clock)
+    except (OSError, sqlite3.DatabaseError) as exc:
+        return report_database_problem(config.database_path(), exc)
     try:
         if args.action == "faq":
             return await faq_tool(app, args)
@@ -166,6 +173,22 @@ async def dispatch(args: argparse.Namespace, config: Config, clock: Clock) -> in
         return await run_platforms(app)
     finally:
         await app.close()
+
+
+def report_database_problem(path: Path, exc: Exception) -> int:
+    """One line for a database path the bot cannot use (no traceback: nothing is wrong with the bot)."""
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        reason = "a folder on its path is a file"
+    elif isinstance(exc, IsADirectoryError):
+        reason = "it is a folder"
+    elif isinstance(exc, OSError):
+        reason = exc.strerror or str(exc)
+    elif "not a database" in str(exc):
+        reason = "the file is not a SQLite database"
+    else:
+        reason = str(exc)
+    print(f"database error: cannot use {path}: {reason} (set BOT_DB or [storage] path)", file=sys.stderr)
+    return 2
 
 
 async def faq_tool(app: App, args: argparse.Namespace) -> int:

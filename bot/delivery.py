@@ -104,6 +104,9 @@ class Deliveries:
         }
         self.concurrency = settings.concurrency
         self._run_lock = asyncio.Lock()
+        # Rows this process is sending right now: `reconcile` leaves them alone (only a row left in
+        # 'sending' by an earlier run, or by a send of this one that was cancelled, was interrupted).
+        self._in_flight: set[int] = set()
 
     async def occurrences(self) -> list[Occurrence]:
         found: list[Occurrence] = []
@@ -181,8 +184,17 @@ class Deliveries:
         port = self.app.platforms.get(row.platform)
         if port is None:
             return  # stays pending until that platform is connected
-        if not await ledger.claim(db, row.id, now):
-            return
+        self._in_flight.add(row.id)  # before the claim: a reconcile meanwhile must not take it
+        try:
+            if await ledger.claim(db, row.id, now):
+                await self._send_claimed(row, occurrence, port, report)
+        finally:
+            self._in_flight.discard(row.id)
+
+    async def _send_claimed(
+        self, row: ledger.Delivery, occurrence: Occurrence, port: PlatformPort, report: Report
+    ) -> None:
+        db, now = self.app.db, self.app.clock.now()
         target = Target.parse(row.platform, row.target)
         late = now - occurrence.due_at > LATE_AFTER
         try:
@@ -208,6 +220,8 @@ class Deliveries:
                 posted = await (occurrence.send or _deliver)(port, target, keyed)
             except PlatformError as exc:
                 problem = str(exc)
+                if getattr(exc, "may_have_happened", False):
+                    break  # it may have arrived and the platform cannot tell: sending again could duplicate
             except Exception as exc:
                 log.exception("delivery %s failed", row.key)
                 problem = f"error: {exc}"
@@ -220,9 +234,12 @@ class Deliveries:
         report.details.append(f"{row.platform} {row.target}: {problem}")
 
     async def reconcile(self) -> int:
-        """After a crash: rows left mid-send are settled if the platform shows the marker, else retried."""
+        """After a crash: rows left mid-send are settled if the platform shows the marker, else retried.
+        Rows this process is sending at the moment (a command's fan-out) are not interrupted ones."""
         settled = 0
         for row in await ledger.interrupted(self.app.db):
+            if row.id in self._in_flight:
+                continue
             port = self.app.platforms.get(row.platform)
             find = getattr(port, "find_posted", None)  # optional: (kind, target id, key) -> message id
             now = self.app.clock.now()

@@ -4,6 +4,7 @@ APScheduler (in-memory store) only keeps time; the truth is in SQLite. At start 
 reconciled, everything overdue is handled (sent late or recorded as skipped), and one job per
 future occurrence is (re)built with a stable id. A rehearsal clock that runs fast or jumps is
 followed by converting each due instant into real time, and by `refresh()` after a jump.
+A wake-up that fails (a locked database) is tried again soon, with a growing pause.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import sqlite3
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -20,18 +22,24 @@ from bot.delivery import Deliveries
 log = logging.getLogger(__name__)
 
 
+RETRY_JOB = "retry"  # the wake-up planned after a failed one
+RETRY_FIRST = 2.0  # seconds after a failed wake-up; doubled each time it fails again
+RETRY_MOST = 60.0
+
+
 class Timer:
     def __init__(self, deliveries: Deliveries):
         self.deliveries = deliveries
         self.clock = deliveries.app.clock
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
         self.started = False
+        self.failures = 0  # wake-ups failed in a row
+        self.reconciled = False
 
     async def start(self) -> None:
-        await self.deliveries.reconcile()
         self.scheduler.start()
         self.started = True
-        await self.wake()
+        await self.wake()  # reconciles the ledger first
 
     def stop(self) -> None:
         if self.started:
@@ -39,11 +47,52 @@ class Timer:
             self.started = False
 
     async def wake(self) -> None:
-        """Deliver whatever is due, then plan the next wake-ups."""
-        report = await self.deliveries.run_due()
-        if report.sent or report.failed:
-            log.info("deliveries: %d sent, %d failed, %d skipped", report.sent, report.failed, report.skipped)
-        await self.refresh()
+        """Deliver whatever is due, then plan the next wake-ups. A wake-up that fails (the database
+        locked past its busy timeout, say) is tried again a few seconds later, then less often, so a
+        brief fault delays a due message instead of costing it."""
+        problem: Exception | None = None
+        try:
+            if not self.reconciled:  # rows a crash left mid-send, before anything else is sent
+                await self.deliveries.reconcile()
+                self.reconciled = True
+            report = await self.deliveries.run_due()
+        except Exception as exc:
+            problem = exc
+        else:
+            if self.failures:
+                log.info("scheduled messages are going out again after %d failed attempt(s)", self.failures)
+            self.failures = 0
+            if report.sent or report.failed:
+                log.info("deliveries: %d sent, %d failed, %d skipped", report.sent, report.failed, report.skipped)
+        try:
+            await self.refresh()
+        except Exception as exc:
+            problem = problem or exc
+        if problem is not None:
+            self._retry_soon(problem)
+
+    def _retry_soon(self, exc: Exception) -> None:
+        """Plan one wake-up a little later. Wake-ups failing together (several occurrences due at the
+        same instant) share it; each retry that fails again waits twice as long, up to a minute."""
+        if self.started and self.scheduler.get_job(RETRY_JOB) is not None:
+            log.info("scheduled messages could not be handled (%s); a retry is already planned", exc)
+            return
+        self.failures += 1
+        delay = min(RETRY_MOST, RETRY_FIRST * 2 ** (self.failures - 1))
+        log.warning(
+            "scheduled messages could not be handled (%s: %s); trying again in %.0f s",
+            exc.__class__.__name__,
+            exc,
+            delay,
+            exc_info=not isinstance(exc, sqlite3.OperationalError),  # a lock needs no traceback; a bug does
+        )
+        if self.started:
+            self.scheduler.add_job(
+                self.wake,
+                DateTrigger(run_date=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)),
+                id=RETRY_JOB,
+                misfire_grace_time=None,
+            )
 
     async def refresh(self) -> None:
         """One job per future occurrence, id `what:key`, at the real instant the clock will show it."""
@@ -64,5 +113,5 @@ class Timer:
                 coalesce=True,
             )
         for job in self.scheduler.get_jobs():
-            if job.id not in wanted:
+            if job.id not in wanted and job.id != RETRY_JOB:
                 job.remove()

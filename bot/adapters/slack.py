@@ -45,6 +45,7 @@ from bot.adapters.slack_text import from_slack, to_mrkdwn
 from bot.core.dispatch import UsageError, parse_option_text, resolve_command, usage
 from bot.core.model import Actor, Form, FormErrors, Place, PlaceKind, Platform, Reply
 from bot.secrets import secret
+from storage import seen_events
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ SUBMIT_BUDGET = 1.0  # bolt's own clock starts earlier than ours when the loop i
 SHUTDOWN_GRACE = 10.0
 # Messages the bot answers: people's plain messages, including shared to channel and with files.
 _MESSAGE_SUBTYPES = (None, "thread_broadcast", "file_share")
+# How the dispatcher answers a handler that crashed (bot/core/dispatch.py `_guarded`).
+_INCIDENT = re.compile(r"Something went wrong on our side \(reference [0-9a-f]+\)")
 
 
 # -- the runtime's interface ---------------------------------------------------------------------
@@ -103,7 +106,8 @@ async def serve(app) -> None:
 class RecentIds:
     """Event ids seen lately. Slack redelivers an event (with X-Slack-Retry-Num) when an
     acknowledgement is slow or lost, within minutes; a second delivery must not act twice.
-    Kept in memory: a retry arriving across a restart is the one case not caught."""
+    This is the quick check, in memory; an event about to be answered is also looked up in the
+    database (`storage.seen_events`), so a retry arriving across a restart is caught too."""
 
     def __init__(self, ttl: float = 3600.0, limit: int = 20000):
         self.ttl, self.limit = ttl, limit
@@ -366,6 +370,11 @@ class SlackAdapter:
         if isinstance(outcome, FormErrors) and outcome.errors:
             # The modal stays open with everything typed; each message shows under its field.
             await ack(response_action="errors", errors=slack_errors(form, outcome.errors))
+        elif isinstance(outcome, Reply) and _crashed(outcome):
+            # Closing the modal would lose what was typed: keep it open, with the reference in it
+            # and in the conversation (where it stays for telling the organizers).
+            await ack(response_action="errors", errors=slack_errors(form, {"": outcome.text}))
+            self._spawn(self.replier.deliver(outcome, origin), f"form {form_id}")
         elif isinstance(outcome, Form):  # a next step
             await ack(response_action="update", view=self.replier.form_view(outcome, origin))
         else:
@@ -380,6 +389,8 @@ class SlackAdapter:
         outcome = await task
         if isinstance(outcome, FormErrors):
             view = self.replier.form_view(form, origin, errors=outcome.errors, values=values)
+        elif isinstance(outcome, Reply) and _crashed(outcome):  # the form again, with what was typed
+            view = self.replier.form_view(form, origin, errors=slack_errors(form, {"": outcome.text}), values=values)
         elif isinstance(outcome, Form):
             view = self.replier.form_view(outcome, origin)
         else:
@@ -400,9 +411,22 @@ class SlackAdapter:
             return  # other bots (no loops between bots), edits, joins, deletions
         if not event.get("user") or not (event.get("text") or "").strip():
             return
-        self._spawn(self._message(event, context.bot_user_id or ""), "message")
+        self._spawn(self._message(event, context.bot_user_id or "", body.get("event_id")), "message")
 
-    async def _message(self, event: dict[str, Any], bot_user_id: str) -> None:
+    async def _first_time_stored(self, event_id: str | None) -> bool:
+        """Whether the database has not seen this event yet (after the acknowledgement, off the 3 s budget)."""
+        if not event_id:
+            return True
+        try:
+            return await seen_events.first_time(self.app.db, str(Platform.SLACK), event_id, time.time())
+        except Exception as exc:  # not knowing must not cost an answer: the in-memory check still holds
+            log.warning("could not look event %s up in the database: %s", event_id, exc)
+            return True
+
+    async def _message(self, event: dict[str, Any], bot_user_id: str, event_id: str | None = None) -> None:
+        if not await self._first_time_stored(event_id):
+            log.info("event %s was handled before a restart; not answering it again", event_id)
+            return
         channel, user_id = event["channel"], event["user"]
         is_dm = event.get("channel_type") == "im" or channel.startswith("D")
         thread = event.get("thread_ts", "")
@@ -421,6 +445,11 @@ class SlackAdapter:
 
     async def _on_other_event(self, ack, body: dict[str, Any]) -> None:
         await ack()
+
+
+def _crashed(reply: Reply) -> bool:
+    """Whether a handler's outcome is the dispatcher's answer to a crash (an incident reference)."""
+    return _INCIDENT.match(reply.text) is not None
 
 
 def _place(channel: str, kind: str, thread: str = "", name: str = "") -> Place:

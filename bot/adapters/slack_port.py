@@ -3,7 +3,8 @@
 Sends to one channel are paced (about one message a second, with a small burst) and serialized,
 so a rate-limited channel delays its own queue in order without holding up other channels. A post
 carrying a dedupe key is marked with message metadata; when Slack fails with a server error after
-possibly posting, the port looks for the marker before posting again, so the message appears once;
+possibly posting (or the connection drops after sending), the port looks for the marker before posting
+again, so the message appears once, and when it cannot look it raises `Unconfirmed` rather than guess;
 `find_posted` is the same search for the delivery ledger after a restart. Opt-in pings
 (`Message.mention_users`) are `<@U…>` mentions the port writes itself, ahead of the escaped text.
 `create_group` gives a few people a private space (a group DM, or a private channel above Slack's
@@ -104,6 +105,19 @@ def _error(exc: SlackApiError) -> str:
     return str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
 
 
+# Calls that may have taken effect before failing (posting, sharing a file): never retried blindly
+# by the Web client; the port looks for the message's marker before posting again.
+NOT_IDEMPOTENT = ("chat.postMessage", "files.completeUploadExternal")
+
+
+class Unconfirmed(PlatformError):
+    """Slack may have done it, and could not be asked whether it did: trying again could duplicate.
+
+    `may_have_happened` tells callers that handle any port (the delivery ledger) not to retry."""
+
+    may_have_happened = True
+
+
 class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
     """Waits what Slack's `Retry-After` asks, with a little jitter (the built-in handler adds up
     to a whole second, which doubles short waits)."""
@@ -126,10 +140,21 @@ class IdempotentServerErrorRetry(AsyncServerErrorRetryHandler):
     """Retries 500/503 except for calls that may have taken effect before failing: those
     (posting, sharing a file) are retried by the port, which checks for the message first."""
 
-    NOT_SAFE = ("chat.postMessage", "files.completeUploadExternal")
+    NOT_SAFE = NOT_IDEMPOTENT
 
     async def _can_retry_async(self, *, state, request, response=None, error=None) -> bool:
         if request.url.endswith(self.NOT_SAFE):
+            return False
+        return await super()._can_retry_async(state=state, request=request, response=response, error=error)
+
+
+class IdempotentConnectionErrorRetry(AsyncConnectionErrorRetryHandler):
+    """Retries dropped connections, except, for calls that may have taken effect, a connection lost
+    after the request went out (Slack may have acted; its answer is what was lost): the port looks
+    for the marker before posting again. A connection that never opened is always safe to retry."""
+
+    async def _can_retry_async(self, *, state, request, response=None, error=None) -> bool:
+        if request.url.endswith(NOT_IDEMPOTENT) and not isinstance(error, aiohttp.ClientConnectorError):
             return False
         return await super()._can_retry_async(state=state, request=request, response=response, error=error)
 
@@ -141,11 +166,24 @@ def web_client(token: str, base_url: str, session: aiohttp.ClientSession | None 
         base_url=base_url,
         session=session,
         retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            IdempotentConnectionErrorRetry(max_retry_count=2),
             RateLimitRetry(max_retry_count=6),
             IdempotentServerErrorRetry(max_retry_count=2),
         ],
     )
+
+
+class NeverConnectedRetry(AsyncConnectionErrorRetryHandler):
+    """Retries only a connection that never opened: the request cannot have reached Slack."""
+
+    async def _can_retry_async(self, *, state, request, response=None, error=None) -> bool:
+        return isinstance(error, aiohttp.ClientConnectorError)
+
+
+def response_url_retries() -> list:
+    """Retries for a response_url post, which is not idempotent: a rate limit (nothing was posted)
+    and a connection that never opened; never a server error or a connection lost after sending."""
+    return [NeverConnectedRetry(max_retry_count=2), RateLimitRetry(max_retry_count=3)]
 
 
 class SlackPort:
@@ -197,23 +235,37 @@ class SlackPort:
                 except SlackApiError as exc:
                     if _error(exc) == "not_in_channel" and attempt == 0 and await self._join(place):
                         continue
-                    if exc.response.status_code >= 500 and attempt < 2:
-                        # Slack may have posted before failing: look before posting again.
-                        found = await self._find_marker(place, key) if key else None
-                        if found:
-                            return found
-                        log.warning("chat.postMessage failed with %s; trying again", _error(exc))
-                        await asyncio.sleep(0.5 * (attempt + 1))
-                        continue
-                    raise PlatformError(f"Slack refused the message: {_error(exc)}") from exc
+                    if exc.response.status_code < 500:
+                        raise PlatformError(f"Slack refused the message: {_error(exc)}") from exc
+                    problem, failure = _error(exc), f"Slack refused the message: {_error(exc)}"
+                except aiohttp.ClientConnectorError as exc:  # never reached Slack (the client tried again)
+                    raise PlatformError(f"Slack could not be reached ({exc.__class__.__name__})") from exc
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    # The client does not retry a post whose connection was lost after sending.
+                    problem = f"the connection was lost ({exc.__class__.__name__})"
+                    failure = f"Slack did not answer: {problem}"
+                # Slack may have posted before failing: look before posting again (or giving up,
+                # since the delivery ledger may send it again).
+                if key and (found := await self._find_marker(place, key, problem)):
+                    return found
+                if attempt == 2:
+                    raise PlatformError(failure)
+                log.warning("chat.postMessage failed with %s; trying again", problem)
+                await asyncio.sleep(0.5 * (attempt + 1))
         raise PlatformError("Slack refused the message")  # pragma: no cover (loop always returns)
 
-    async def _find_marker(self, place: Place, key: str) -> str | None:
+    async def _find_marker(self, place: Place, key: str, problem: str) -> str | None:
+        """The message marked `key` after a post failed with `problem`; None when it is not there.
+        Raises Unconfirmed when Slack cannot show it: "could not check" is not "not there"."""
         try:
             return await self._marked(place, key, 50)
-        except SlackApiError as exc:
-            log.warning("could not check for an earlier delivery: %s", _error(exc))
-            return None
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            reason = _error(exc) if isinstance(exc, SlackApiError) else exc.__class__.__name__
+            log.warning("could not check for a message Slack may have posted (%s): %s", problem, reason)
+            raise Unconfirmed(
+                f"Slack failed ({problem}) and could not show whether the message arrived ({reason}); "
+                "not sending it again"
+            ) from exc
 
     async def _marked(self, place: Place, key: str, limit: int) -> str | None:
         """The ts of the bot's recent message marked with `key` in `place`, if any."""
@@ -308,6 +360,11 @@ class SlackPort:
                     if _error(exc) == "not_in_channel" and attempt == 0 and await self._join(place):
                         continue
                     raise PlatformError(f"Slack refused the file {file.name}: {_error(exc)}") from exc
+                except (aiohttp.ClientError, TimeoutError) as exc:  # the client retries only what is safe
+                    raise Unconfirmed(
+                        f"Slack did not answer while sharing {file.name} ({exc.__class__.__name__}); "
+                        "it may be there already"
+                    ) from exc
         raise PlatformError(f"Slack refused the file {file.name}")  # pragma: no cover
 
     # -- channels ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.adapters.slack_blocks import FormOrigin, form_view, message_bodies, notice_view
-from bot.adapters.slack_port import SlackPort
+from bot.adapters.slack_port import SlackPort, response_url_retries
 from bot.core.model import Form, FormErrors, Outcome, Place, PlaceKind, Reply
 from bot.core.port import PlatformError
 
@@ -185,8 +185,16 @@ class Replier:
     async def _public(self, body: dict[str, Any], origin: Origin) -> None:
         # In a thread the port answers in the thread; response_url cannot be relied on for that.
         in_thread = bool(origin.place.thread_id)
-        if origin.response_url and not in_thread and await self._respond(origin.response_url, body, "in_channel"):
-            return
+        if origin.response_url and not in_thread:
+            sent = await self._respond(origin.response_url, body, "in_channel")
+            if sent is None:
+                # Slack may have posted it: posting again could show it twice to everyone. The
+                # person is told privately instead (a copy only they would see is harmless).
+                note = self.render("Slack had trouble showing my answer. If you do not see it, please try again.")
+                await self._private(message_bodies(note)[0], Origin(origin.place, origin.user_id))
+                return
+            if sent:
+                return
         try:
             await self.port.send_body(origin.place, body)
         except PlatformError as exc:
@@ -199,15 +207,24 @@ class Replier:
         except PlatformError:
             log.exception("could not reach %s at all; the reply is lost", origin.user_id)
 
-    async def _respond(self, url: str, body: dict[str, Any], response_type: str) -> bool:
-        """Post through a response_url; False when Slack refuses (expired, used up, invalid)."""
-        webhook = AsyncWebhookClient(url, session=self.session, retry_handlers=self.client.retry_handlers)
+    async def _respond(self, url: str, body: dict[str, Any], response_type: str) -> bool | None:
+        """Post through a response_url: True when posted, False when Slack refused (expired, used up,
+        invalid) or could not be reached, None when it may have posted (a server error, or the
+        connection lost after sending). A response_url post is not idempotent, so only a rate limit
+        or a connection that never opened is tried again."""
+        webhook = AsyncWebhookClient(url, session=self.session, retry_handlers=response_url_retries())
         payload = {**body, "response_type": response_type, "replace_original": False}
         try:
             response = await webhook.send_dict(payload)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except aiohttp.ClientConnectorError as exc:  # never reached Slack
             log.warning("response_url failed: %s", exc.__class__.__name__)
             return False
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("response_url failed after sending (%s); not posting it again", exc.__class__.__name__)
+            return None
+        if response.status_code >= 500:
+            log.warning("response_url answered %s after taking the post; not posting it again", response.status_code)
+            return None
         if response.status_code != 200:
             log.info("response_url refused: %s %s", response.status_code, response.body)
             return False

@@ -72,19 +72,43 @@ async def stored(db: Database, platform: str) -> dict[str, dict]:
 async def remember(
     db: Database, platform: str, item: Planned, place_id: str, now: dt.datetime, adopted: bool = False
 ) -> None:
+    """Record a place as the event's (and forget any intent to create it, in the same transaction)."""
+    async with db.transaction():
+        await db.execute(
+            "INSERT INTO event_places (platform, key, place_id, kind, name, created_at, adopted)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (platform, key) DO UPDATE SET place_id = excluded.place_id, name = excluded.name,"
+            " archived = 0, adopted = excluded.adopted",
+            (platform, item.key, place_id, item.kind, item.name, now.isoformat(), int(adopted)),
+        )
+        await db.execute("DELETE FROM event_place_intents WHERE platform = ? AND key = ?", (platform, item.key))
+
+
+async def intend(db: Database, platform: str, item: Planned, now: dt.datetime) -> None:
+    """Note that this place is about to be created, before asking the platform: after a crash between
+    the platform creating it and `remember`, the channel found with this name is the event's own."""
     await db.execute(
-        "INSERT INTO event_places (platform, key, place_id, kind, name, created_at, adopted)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (platform, key) DO UPDATE SET place_id = excluded.place_id, name = excluded.name,"
-        " archived = 0, adopted = excluded.adopted",
-        (platform, item.key, place_id, item.kind, item.name, now.isoformat(), int(adopted)),
+        "INSERT INTO event_place_intents (platform, key, name, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (platform, key) DO UPDATE SET name = excluded.name, created_at = excluded.created_at",
+        (platform, item.key, item.name, now.isoformat()),
     )
+
+
+async def intended(db: Database, platform: str) -> dict[str, str]:
+    """Places a setup set out to create and never recorded: key → planned name."""
+    rows = await db.fetchall("SELECT key, name FROM event_place_intents WHERE platform = ?", (platform,))
+    return {r["key"]: r["name"] for r in rows}
+
+
+async def forget_intent(db: Database, platform: str, key: str) -> None:
+    await db.execute("DELETE FROM event_place_intents WHERE platform = ? AND key = ?", (platform, key))
 
 
 async def set_up(port, config: Config, db: Database, now: dt.datetime, dry_run: bool) -> list[str]:
     """Create what is missing, keep what exists, repair what was deleted; one line per place."""
     platform = str(port.platform)
     known = await stored(db, platform)
+    pending = await intended(db, platform)
     planned = plan(config, platform)
     if sum(1 for p in planned if p.kind != "category") > MAX_PER_CATEGORY:
         raise PlatformError(f"The plan has more than {MAX_PER_CATEGORY} channels for one category.")
@@ -107,6 +131,17 @@ async def set_up(port, config: Config, db: Database, now: dt.datetime, dry_run: 
         if existing and record and record["place_id"] == existing.channel_id:
             lines.append(f"kept {label}")
             continue
+        if existing and pending.get(item.key) == item.name:
+            # A setup interrupted (a crash) after the platform created it and before it was recorded:
+            # it is the event's own, so it is welcomed now and archived with the rest.
+            if dry_run:
+                lines.append(f"would finish creating {label} (an earlier setup was interrupted)")
+                continue
+            await remember(db, platform, item, existing.channel_id, now)
+            lines.append(f"created {label} (finished after an interruption)")
+            if item.kind == "channel":
+                await _welcome(port, existing, item, config)
+            continue
         if existing:
             if not dry_run:
                 await remember(db, platform, item, existing.channel_id, now, adopted=True)
@@ -116,6 +151,7 @@ async def set_up(port, config: Config, db: Database, now: dt.datetime, dry_run: 
         if dry_run:
             lines.append(f"would {verb} {label}")
             continue
+        await intend(db, platform, item, now)
         try:
             try:
                 place = await _create(port, item, category_id)
@@ -128,6 +164,7 @@ async def set_up(port, config: Config, db: Database, now: dt.datetime, dry_run: 
                 lines.append(f"repaired (it was deleted) category {config.event.category}")
                 place = await _create(port, item, category_id)
         except PlatformError as exc:  # one refusal must not stop the rest of the setup
+            await forget_intent(db, platform, item.key)  # refused: nothing was created
             lines.append(f"could not {verb} {label}: {exc}")
             continue
         await remember(db, platform, item, place.channel_id, now)

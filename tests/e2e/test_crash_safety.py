@@ -74,8 +74,8 @@ class World:
 
     async def timer_started(self) -> None:
         """Give the new process time to start its timer (a fraction of a second after it listens), so
-        a fan-out a command starts next is not one the timer's reconcile finds under way (the bug in
-        test_a_send_under_way_when_the_timer_starts_is_not_repeated_after_a_crash)."""
+        a fan-out a command starts next is not one the timer's reconcile finds under way (that case, once
+        a bug, is test_a_send_under_way_when_the_timer_starts_is_not_repeated_after_a_crash)."""
         await asyncio.sleep(1.5)
 
     async def kill(self) -> None:
@@ -149,9 +149,9 @@ async def test_proposals_acknowledged_before_a_kill_are_stored_once(world):
     await world.kill()
     fake.clear_lags()
     assert all(a.status == 200 for a in acks)
-    saving = [a for a in acks if a.text and a.json().get("response_action") == "update"]
-    assert saving, "every handler finished before the kill; nothing was tested"
-    assert all("Saving" in a.text for a in saving)
+    # The confirmations do not wait for the organizers' notes (those go out in the background), so
+    # each submission is acknowledged at once, or with "Saving…" when the bot is slow.
+    assert all(not a.text or "Saving" in a.text for a in acks)
     stored = query(world.db_path, "SELECT user_id, title FROM intents ORDER BY id")
     noted_at_kill = len([m for m in fake.bot_posts(organizers) if "New proposal intent" in m["text"]])
     assert noted_at_kill < len(stored), "the kill did not land while organizers were being told"
@@ -292,13 +292,6 @@ async def test_event_setup_killed_mid_way_creates_each_channel_once(set_up_after
     assert not w.tracebacks(), w.logs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a channel /event setup created just before a crash (Slack made it, the bot had not "
-    "recorded it in event_places yet) is 'adopted' as pre-existing on the next /event setup "
-    "(cogs/event/places.py set_up → remember(adopted=True)), so it gets no welcome message and "
-    "/event archive leaves it open ('it existed before the event setup').",
-)
 @pytest.mark.asyncio(loop_scope="module")
 async def test_a_channel_created_just_before_the_kill_is_still_the_events_own(set_up_after_a_kill):
     w, answer = set_up_after_a_kill
@@ -391,16 +384,6 @@ async def test_a_circles_round_killed_twice_warns_and_groups_everyone_once(world
 
 
 # -- found while writing these: a fan-out under way when the timer starts ------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Deliveries.reconcile() (run when the timer starts, after every platform connected) takes "
-    "every 'sending' row for one interrupted by a crash, including rows this same process is sending right "
-    "now (a fan-out started by a command, e.g. /circles match or an announcement's Send, in the seconds "
-    "before the timer starts). It releases them to 'pending'; if the process dies before they settle, the "
-    "next start sends them again without looking for the marker: a duplicate. Seen with the subprocess too "
-    "(the fan-out and circles tests above wait for the timer to avoid it). Fix idea: reconcile under the "
-    "run lock, or only rows claimed before this process started.",
-)
 async def test_a_send_under_way_when_the_timer_starts_is_not_repeated_after_a_crash(tmp_path, config):
     fake = await SlowSlack().start()
     harness = None
