@@ -10,6 +10,7 @@ import logging
 from bot.core.clock import parse_instant
 from bot.core.context import Context
 from bot.core.dispatch import UsageError
+from bot.core.ids import parse_id
 from bot.core.model import (
     Button,
     ButtonStyle,
@@ -149,10 +150,9 @@ class AnnouncementsCog:
         return row["status"]
 
     async def _get(self, ctx: Context, announcement_id: str):
+        number = parse_id(announcement_id)
         row = (
-            await ctx.db.fetchone("SELECT * FROM announcements WHERE id = ?", (int(announcement_id),))
-            if str(announcement_id).isdigit()
-            else None
+            await ctx.db.fetchone("SELECT * FROM announcements WHERE id = ?", (number,)) if number is not None else None
         )
         if row is None:
             raise UsageError(f"There is no announcement #{announcement_id}.")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import available_timezones
 
+from bot.core.clock import find_zone
 from bot.core.context import Context
 from bot.core.dispatch import UsageError, usage
 from bot.core.model import MAX_CHOICES, Choice, Option, Permission, Reply, Timestamp
@@ -117,11 +118,11 @@ class GeneralCog:
         if typed.lower() == "reset":
             await people.set_timezone(ctx.db, actor.platform, actor.user_id, actor.display_name, None, ctx.now())
             return Reply(f"Done: I'll show times in the conference's zone ({self.app.config.conference.timezone}).")
-        try:
-            zone = ZoneInfo(typed)
-        except (ZoneInfoNotFoundError, ValueError):
+        zone = find_zone(typed)  # None for unknown names, regions such as 'America' and over-long text
+        if zone is None:
             suggestions = suggest_zones(typed)[:3]
             hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
-            raise UsageError(f"I don't know the time zone {typed!r}.{hint} Use a name like America/Chicago.") from None
+            shown = typed if len(typed) <= 60 else typed[:59] + "…"
+            raise UsageError(f"I don't know the time zone {shown!r}.{hint} Use a name like America/Chicago.")
         await people.set_timezone(ctx.db, actor.platform, actor.user_id, actor.display_name, zone.key, ctx.now())
         return Reply(f"Done: I'll show you times in {zone.key}. It is now {Timestamp(ctx.now(), 't')} there.")

@@ -14,6 +14,7 @@ import logging
 
 from bot.core.context import Context
 from bot.core.dispatch import UsageError
+from bot.core.ids import parse_id
 from bot.core.model import (
     Button,
     ButtonStyle,
@@ -221,7 +222,8 @@ class ProposalsCog:
     # -- the author's own intents -----------------------------------------------------------------
     async def _own(self, ctx: Context, intent_id: str | int) -> store.Intent:
         """The intent, if the actor may change it (its author, or an organizer)."""
-        intent = await store.get(ctx.db, int(intent_id)) if str(intent_id).isdigit() else None
+        number = parse_id(intent_id)  # the id may come from a forged button or form state
+        intent = await store.get(ctx.db, number) if number is not None else None
         mine = intent and (intent.platform, intent.user_id) == (ctx.actor.platform, ctx.actor.user_id)
         if intent is None or not (mine or ctx.actor.is_organizer):
             raise UsageError(f"You have no intent #{intent_id}. See /proposals mine.")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import TextIO
 from bot.core.clock import parse_duration
 from bot.core.dispatch import UsageError, parse_option_text, resolve_command, usage
 from bot.core.forms import choice_value
+from bot.core.ids import parse_id
 from bot.core.model import (
     Actor,
     Button,
@@ -291,8 +291,9 @@ class Console:
         return None
 
     async def _click_target(self, target: str) -> None:
-        if target.isdigit():
-            index = int(target) - 1
+        number = parse_id(target)
+        if number is not None or target.isdigit():
+            index = (number or 0) - 1
             if not 0 <= index < len(self.last_buttons):
                 self._print(f"! There is no button {target} in the last reply.")
                 return
@@ -311,9 +312,9 @@ class Console:
             subs = registry.subcommands(name)
             self._print(f"/{name} needs one of: " + ", ".join(usage(c) for c in subs))
             return
-        inline = _form_values(command, rest)
+        inline: dict[str, str] = {}  # key=value words naming no option pre-fill the command's form
         try:
-            raw = parse_option_text(command, inline.pop("", ""))
+            raw = parse_option_text(command, rest, form_values=inline)
         except UsageError as exc:
             self._print(f"{exc}\nUsage: {usage(command)}")
             return
@@ -383,21 +384,3 @@ class Console:
     def _actor(self, name: str, organizer: bool) -> Actor:
         user_id = name.strip().lower().replace(" ", "-") or "you"
         return Actor(Platform.CONSOLE, user_id, name.strip() or "you", organizer)
-
-
-def _form_values(command, rest: str) -> dict[str, str]:
-    """Split `key=value` words that are not the command's options (they pre-fill its form);
-    what is left stays under the key '' for the option parser."""
-    try:
-        words = shlex.split(rest)
-    except ValueError:
-        return {"": rest}
-    form_values, kept = {}, []
-    for word in words:
-        key, sep, value = word.partition("=")
-        if sep and key and not command.option(key) and key.replace("_", "").replace("-", "").isalnum():
-            form_values[key] = value
-        else:
-            kept.append(shlex.quote(word))
-    form_values[""] = " ".join(kept)
-    return form_values

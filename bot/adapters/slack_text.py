@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from bot.core.text import BOLD, ITALIC, LINK, format_instant
+from bot.core.text import BOLD, ITALIC, LINK, mark_text
 
 # The neutral markup of bot.core.text in one pattern, in the order a tie at one position is
 # resolved: code spans first (nothing inside them is markup), then instants, links and bold.
@@ -62,10 +62,11 @@ def _render_token(match: re.Match, zone: dt.tzinfo, now: dt.datetime | None) -> 
     if match.group("code"):
         return escape(match.group("code"))
     if match.group("epoch"):
-        epoch, style = int(match.group("epoch")), match.group("style")
-        when = dt.datetime.fromtimestamp(epoch, dt.UTC)
-        fallback = format_instant(when, zone, style, now).replace("|", "/")
-        return f"<!date^{epoch}^{DATE_FORMATS[style]}|{escape(fallback)}>"
+        epoch, style = match.group("epoch"), match.group("style")
+        shown = mark_text(epoch, style, zone, now)
+        if shown is None:  # an instant no calendar can show: the mark stays the text it is
+            return escape(match.group(0))
+        return f"<!date^{int(epoch)}^{DATE_FORMATS[style]}|{escape(shown.replace('|', '/'))}>"
     if match.group("url"):
         # A label cannot contain '|' (it would end the URL part) and shows no formatting.
         label = escape(match.group("label").replace("**", "")).replace("|", "¦")

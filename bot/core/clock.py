@@ -11,6 +11,7 @@ import datetime as dt
 import re
 import time
 from collections.abc import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC = dt.UTC
 
@@ -74,10 +75,31 @@ def parse_duration(text: str) -> dt.timedelta:
     return total
 
 
+# The years a typed instant may fall in: far enough for any plan, and every instant in them can be
+# stored, converted to any zone and shown (Python's datetime stops at the years 1 and 9999).
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+
+
 def parse_instant(text: str, zone: dt.tzinfo) -> dt.datetime:
-    """An ISO date or date-time; without an offset it is read in `zone`."""
+    """An ISO date or date-time between the years 1970 and 2200; without an offset it is read in `zone`."""
     try:
         value = dt.datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"{text!r} is not a date and time; write it like 2023-06-30T17:00 or 2023-06-30") from None
-    return value if value.tzinfo else value.replace(tzinfo=zone)
+    return within_range(value if value.tzinfo else value.replace(tzinfo=zone))
+
+
+def within_range(when: dt.datetime) -> dt.datetime:
+    """`when` itself, if it falls between the years 1970 and 2200; else ValueError saying so."""
+    if not EARLIEST_YEAR <= when.year <= LATEST_YEAR:
+        raise ValueError(f"the year {when.year} is out of range; give a date between {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return when
+
+
+def find_zone(name: str) -> ZoneInfo | None:
+    """The IANA time zone called `name`, or None when there is none: besides unknown names, a region
+    such as 'America' (a directory in the zone database) or an over-long name is no zone either."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None

@@ -17,9 +17,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot.core.clock import parse_instant
+from bot.core.clock import parse_instant, within_range
 from bot.core.context import Context
 from bot.core.forms import validate_form
+from bot.core.ids import MAX_DIGITS, MAX_ID
 from bot.core.model import (
     MAX_CHOICES,
     Actor,
@@ -236,39 +237,89 @@ def resolve_command(registry, text: str) -> tuple[str | None, str]:
 
 
 _KEY_VALUE = re.compile(r"^([a-z][a-z0-9_-]*)=(.*)$", re.DOTALL)
+# A word as shlex.split() reads one (posix rules: quotes, backslash escapes; its whitespace is " \t\r\n").
+_WORD = re.compile(r"""(?:[^ \t\r\n'"\\]|\\.|'[^']*'|"(?:[^"\\]|\\.)*")+""", re.DOTALL)
+_AS_TYPED = re.compile(r"[^ \t\r\n]+")
 
 
-def parse_option_text(command: Command, text: str) -> dict[str, str]:
-    """Read `key=value` pairs and positional words, in option order; one text option takes the rest
-    of the line, so '/faq where is the conference' needs no quotes."""
+@dataclass(frozen=True)
+class Word:
+    """A word of a typed line: its value as shlex.split() gives it, and where it stands in the line."""
+
+    value: str
+    start: int
+    end: int
+
+
+def split_words(text: str) -> list[Word]:
+    """The words of a typed line, quotes and escapes undone as shlex.split() does, with their places
+    in the line; with an unmatched quote or a trailing backslash, the words exactly as typed."""
     try:
-        words = shlex.split(text)
+        shlex.split(text)
     except ValueError:
-        words = text.split()  # an unmatched quote: take the words as typed
-    raw: dict[str, str] = {}
-    positional: list[str] = []
-    for word in words:
-        match = _KEY_VALUE.match(word)
-        if match and command.option(match.group(1).replace("_", "-")):
-            raw[match.group(1).replace("_", "-")] = match.group(2)
-        else:
-            positional.append(word)
-    free = [o for o in command.options if o.name not in raw]
+        return [Word(m.group(), m.start(), m.end()) for m in _AS_TYPED.finditer(text)]
+    return [Word(shlex.split(m.group())[0], m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+def parse_option_text(command: Command, text: str, form_values: dict[str, str] | None = None) -> dict[str, str]:
+    """Read `key=value` pairs and positional words, in option order. One text option takes the rest
+    of the line exactly as typed (quotes, spacing and any `key=value` inside it kept), so
+    '/faq where is the conference' needs no quotes; a rest that is one quoted word loses its quotes.
+
+    With `form_values`, `key=value` words naming no option (the fields of a form the command may
+    open) are collected there instead."""
+    words = split_words(text)
+
+    def option_of(word: Word) -> str | None:
+        match = _KEY_VALUE.match(word.value)
+        name = match.group(1).replace("_", "-") if match else ""
+        return name if name and command.option(name) else None
+
+    def field_of(word: Word) -> str | None:
+        key, sep, _ = word.value.partition("=")
+        if form_values is None or not sep or not key or option_of(word):
+            return None
+        return key if key.replace("_", "").replace("-", "").isalnum() else None
+
+    def is_pair(word: Word) -> bool:
+        return option_of(word) is not None or field_of(word) is not None
+
     # One text option takes the rest of the line: the last required one, else the last one. Options
-    # after it can still be given as key=value ('/ask opening Where do I start? anonymous=yes').
+    # after it can still be given as key=value words that end the line ('/ask opening Where do I
+    # start? anonymous=yes'); a key=value word with more text after it belongs to the text.
+    named = {option_of(w) for w in words} - {None}
+    free = [o for o in command.options if o.name not in named]
     texts = [o for o in free if o.kind is OptionKind.TEXT]
-    required = [o for o in texts if o.required]
-    greedy = (required or texts or [None])[-1]
-    for option in free:
-        if not positional:
+    greedy = ([o for o in texts if o.required] or texts or [None])[-1]
+    end = len(words)
+    while end and is_pair(words[end - 1]):
+        end -= 1
+    raw: dict[str, str] = {}
+    slots = iter(free)
+    left: list[str] = []
+    rest_from = None
+    for index, word in enumerate(words[:end]):
+        if is_pair(word):
+            continue
+        option = next(slots, None)
+        if option is None:
+            left.append(word.value)
+        elif option is greedy:
+            rest_from = index
             break
-        if option is greedy:
-            raw[option.name] = " ".join(positional)
-            positional = []
         else:
-            raw[option.name] = positional.pop(0)
-    if positional:
-        raise UsageError(f"I didn't understand: {' '.join(positional)}")
+            raw[option.name] = word.value
+    if left:
+        raise UsageError(f"I didn't understand: {' '.join(left)}")
+    for word in words if rest_from is None else words[:rest_from] + words[end:]:
+        if name := option_of(word):
+            raw[name] = word.value.partition("=")[2]
+        elif (key := field_of(word)) and form_values is not None:
+            form_values[key] = word.value.partition("=")[2]
+    if rest_from is not None:
+        first, last = words[rest_from], words[end - 1]
+        quoted = first is last and text[first.start] in "'\"" and text[last.end - 1] == text[first.start]
+        raw[greedy.name] = first.value if quoted else text[first.start : last.end]
     return raw
 
 
@@ -296,14 +347,19 @@ def convert_options(command: Command, raw: dict[str, Any], zone: dt.tzinfo) -> d
 def convert_value(option: Option, value: Any, zone: dt.tzinfo) -> Any:
     name = option.name
     if option.kind is OptionKind.INTEGER:
+        if isinstance(value, float) and not value.is_integer():
+            raise UsageError(f"{name} must be a whole number, not {value!r}.")
         try:
             number = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise UsageError(f"{name} must be a whole number, not {str(value)[:40]!r}.") from None
         if option.min_value is not None and number < option.min_value:
             raise UsageError(f"{name} must be at least {option.min_value}.")
         if option.max_value is not None and number > option.max_value:
             raise UsageError(f"{name} must be at most {option.max_value}.")
+        # Without declared bounds (ids): no id is this long, and SQLite could not even compare it.
+        if (option.max_value is None and number > MAX_ID) or (option.min_value is None and number < -MAX_ID):
+            raise UsageError(f"{name} must be a whole number of at most {MAX_DIGITS} digits.")
         return number
     if option.kind is OptionKind.CHOICE:
         typed = str(value).strip().lower()
@@ -313,9 +369,9 @@ def convert_value(option: Option, value: Any, zone: dt.tzinfo) -> Any:
         labels = ", ".join(c.value for c in option.choices)
         raise UsageError(f"{name} must be one of: {labels}.")
     if option.kind is OptionKind.DATETIME:
-        if isinstance(value, dt.datetime):
-            return value
         try:
+            if isinstance(value, dt.datetime):
+                return within_range(value if value.tzinfo else value.replace(tzinfo=zone))
             return parse_instant(str(value), zone)
         except ValueError as exc:
             raise UsageError(f"{name}: {exc}") from None

@@ -36,6 +36,16 @@ def format_instant(when: dt.datetime, zone: dt.tzinfo, style: str = "F", now: dt
     return f"{day} at {clock} {zone_name}"
 
 
+def mark_text(epoch: str, style: str, zone: dt.tzinfo, now: dt.datetime | None = None) -> str | None:
+    """How the mark `<t:EPOCH:STYLE>` reads in `zone`; None for an epoch no calendar can show (past
+    the years 1 to 9999, which the mark's 12 digits allow), so the caller shows the mark as typed."""
+    try:
+        when = dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+        return format_instant(when, zone, style, now)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def relative(when: dt.datetime, now: dt.datetime) -> str:
     """'in 3 days', '5 hours ago': the largest whole unit."""
     seconds = (when - now).total_seconds()
@@ -71,8 +81,8 @@ def to_plain(text: str, zone: dt.tzinfo, now: dt.datetime | None = None) -> str:
     """Neutral markup → plain text for a terminal: links spelled out, times in `zone`."""
 
     def instant(match: re.Match) -> str:
-        when = dt.datetime.fromtimestamp(int(match.group(1)), dt.UTC)
-        return format_instant(when, zone, match.group(2), now)
+        shown = mark_text(match.group(1), match.group(2), zone, now)
+        return match.group(0) if shown is None else shown
 
     text = TIME_MARK.sub(instant, text)
     text = LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)

@@ -9,6 +9,7 @@ import random
 
 from bot.core.context import Context
 from bot.core.dispatch import UsageError
+from bot.core.ids import parse_id
 from bot.core.model import (
     Button,
     Choice,
@@ -447,7 +448,7 @@ class CirclesCog:
             "UPDATE circle_members SET met = ? WHERE group_id = ? AND platform = ? AND user_id = ?",
             (
                 answer if answer in ("yes", "no") else "no",
-                int(group_id) if group_id.isdigit() else -1,
+                -1 if parse_id(group_id) is None else parse_id(group_id),
                 ctx.actor.platform,
                 ctx.actor.user_id,
             ),

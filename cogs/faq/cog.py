@@ -8,6 +8,7 @@ import re
 
 from bot.core.context import Context
 from bot.core.dispatch import UsageError
+from bot.core.ids import parse_id
 from bot.core.model import (
     MAX_BUTTON_LABEL,
     Button,
@@ -147,7 +148,8 @@ class FaqCog:
     # -- escalation -----------------------------------------------------------------------------
     @button("faq-forward")
     async def forward(self, ctx: Context, log_id: str) -> Reply:
-        row = await store.logged(ctx.db, int(log_id)) if log_id.isdigit() else None
+        number = parse_id(log_id)
+        row = await store.logged(ctx.db, number) if number is not None else None
         if row is None or (row["platform"], row["user_id"]) != (ctx.actor.platform, ctx.actor.user_id):
             raise UsageError("Only the person who asked can forward that question.")
         item, created = await store.forward(
@@ -269,7 +271,8 @@ class FaqCog:
 
     @button("faq-addfrom", permission=ORGANIZER)
     async def add_from_answer(self, ctx: Context, forwarded_id: str) -> Form:
-        item = await store.forwarded(ctx.db, int(forwarded_id)) if forwarded_id.isdigit() else None
+        number = parse_id(forwarded_id)
+        item = await store.forwarded(ctx.db, number) if number is not None else None
         if item is None:
             raise UsageError("That forwarded question no longer exists.")
         slug = re.sub(r"[^a-z0-9]+", "-", item.question.lower()).strip("-")[:40].strip("-") or "new-entry"

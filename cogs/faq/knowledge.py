@@ -76,9 +76,25 @@ def entry_problems(entry: Entry) -> list[str]:
     if not entry.answer:
         problems.append("answer is empty")
     try:
-        names = {name for _, name, _, _ in Formatter().parse(entry.answer) if name}
+        fields = [(name, spec, conversion) for _, name, spec, conversion in Formatter().parse(entry.answer)]
     except ValueError as exc:
         return [*problems, f"answer has a broken {{placeholder}}: {exc}"]
+    fields = [field for field in fields if field[0] is not None]  # None: plain text, no placeholder
+    if any(name == "" for name, _, _ in fields):
+        problems.append("answer has an empty {} placeholder; put a fact's name inside, such as {deadline}")
+    odd = sorted(
+        {
+            f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+            for name, spec, conversion in fields
+            if name and (spec or conversion)
+        }
+    )
+    if odd:
+        problems.append(
+            f"answer placeholder(s) {', '.join(odd)} can only hold a fact's name, such as {{deadline}} "
+            "(no '!' or ':'); write {{ and }} for literal braces"
+        )
+    names = {name for name, _, _ in fields if name}
     unknown = names - set(FACT_NAMES)
     if unknown:
         problems.append(f"answer uses unknown fact(s) {', '.join(sorted(unknown))}")
@@ -127,4 +143,7 @@ def facts(config: Config, now: dt.datetime) -> dict[str, str]:
 
 
 def render_answer(entry: Entry, config: Config, now: dt.datetime) -> str:
-    return entry.answer.format(**facts(config, now))
+    try:
+        return entry.answer.format(**facts(config, now))
+    except (ValueError, KeyError, IndexError, AttributeError, TypeError):
+        return entry.answer  # saved before entry_problems() refused such placeholders: shown as written

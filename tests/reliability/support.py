@@ -1,10 +1,12 @@
 """Shared pieces of the reliability tests: hostile text, values for every option and field kind
 (generated from the registry's declarations), storage snapshots, and the checks every outcome must pass.
 
-The known bugs these tests found are described in KNOWN_BUGS; `known_bug()` and friends recognise
-the inputs that trigger them. The property tests skip those inputs (`hypothesis.assume`) so they keep
-guarding everything else, and each bug has its own `xfail(strict=True)` test that becomes an
+A bug these tests find and that cannot be fixed at once goes into KNOWN_BUGS: the property tests
+skip the inputs that trigger it (`hypothesis.assume` on a recogniser written here), so they keep
+guarding everything else, and the bug gets its own `xfail(strict=True)` test that becomes an
 unexpected pass, failing the run, the day it is fixed: then delete the skip and the xfail together.
+The bugs found so far are fixed, and their tests are the regression tests at the end of
+test_bad_input.py and test_secrets.py.
 """
 
 from __future__ import annotations
@@ -14,14 +16,12 @@ import logging
 import random
 import re
 import shlex
-from string import Formatter
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from bot.core.clock import parse_instant
 from bot.core.dispatch import UsageError, convert_options
 from bot.core.model import Command, FieldKind, Form, FormErrors, FormField, Option, OptionKind, Reply
 from storage.db import Database
@@ -87,6 +87,8 @@ MARKUP = [
     "*single*",
     "<t:1688169599:F>",  # an instant in range: every adapter renders it
     "<t:0:R>",
+    "<t:999999999999:F>",  # the year 33658: no calendar shows it, so it stays literal text
+    "<t:-99999999999:R>",
     "%s %d {0} ${x}",
 ]
 SQL = [
@@ -103,9 +105,6 @@ SQL = [
 WORDS = ["Hello", "question", "poster", "help", "ume", "all", "yes", "no", "reset", "42", "-1", "=", "a=b", '"', "'"]
 PIECES = MENTIONS + MARKUP + SQL + EMOJI + WORDS + list(ZERO_WIDTH_AND_BIDI) + list(CONTROL)
 LONG = 10_000
-
-# An instant `<t:…>` outside years 1–9999 (see KNOWN_BUGS["instant-out-of-range"]); kept out of PIECES.
-OUT_OF_RANGE_INSTANT = re.compile(r"<t:-?\d{1,12}:[tTdDfFR]>")
 
 
 def _long(piece: str) -> str:
@@ -170,7 +169,8 @@ DATE_TEXTS = [
     "2023-06-30 17:00 EST",
     "٢٠٢٣-٠٦-٣٠",
 ]
-# Far from now but in range: the known bugs (see KNOWN_BUGS) need the year 9999 or 1 with an offset.
+# Far from now, at the edges of what Python's datetime holds: refused with a specific error (typed
+# instants must fall in the years 1970 to 2200).
 EXTREME_DATES = ["9999-12-31T23:59", "9999-12-31T23:59-12:00", "0001-01-01T00:00+14:00"]
 
 
@@ -289,155 +289,9 @@ def form_values(form: Form) -> st.SearchStrategy[dict[str, Any]]:
 
 
 # -- known bugs ------------------------------------------------------------------------------------------------
-KNOWN_BUGS = {
-    "huge-id": (
-        "Integer options without max_value (ids) accept numbers beyond SQLite's 64-bit range; the query "
-        "raises OverflowError and the person sees 'Something went wrong' instead of 'You have no …'."
-    ),
-    "button-argument": (
-        "Button handlers parse their argument with str.isdigit() then int() (coal-approve/decline with "
-        "int() alone): Unicode digits such as '²', numbers beyond 64 bits and (for coal-*) any non-number "
-        "crash with ValueError/OverflowError. The argument travels through the platform (a Discord "
-        "custom_id, a Slack action value), so a forged click reaches it."
-    ),
-    "form-state": (
-        "The proposal form's state (the intent id, carried by the platform) goes through the same "
-        "isdigit()/int() parsing: a forged state '²' or a 20-digit number crashes the submission."
-    ),
-    "extend-overflow": (
-        "/proposals extend with a far-future time without an offset (9999-12-31T23:59, read in New York) "
-        "overflows in until.astimezone(UTC) when stored."
-    ),
-    "zone-oserror": (
-        "/timezone only catches ZoneInfoNotFoundError and ValueError: a region name such as 'America' "
-        "(a directory in tzdata: IsADirectoryError) or a name over 255 characters (OSError) crashes."
-    ),
-    "faq-format": (
-        "An FAQ answer with '{}', '{fact!x}' or '{fact:spec}' passes entry_problems(), is saved, and then "
-        "str.format() raises every time the entry is shown (first in the organizer's own confirmation)."
-    ),
-    "instant-out-of-range": (
-        "Text platforms render '<t:EPOCH:STYLE>' with datetime.fromtimestamp(), which raises for epochs "
-        "outside years 1–9999; the pattern accepts 12 digits. User text containing such a mark (a "
-        "coalition name, a proposal title) or a far-future time typed by a person (/circles pause, an "
-        "announcement's send_at) crashes the console and loses the Slack reply."
-    ),
-    "float-int": (
-        "convert_value() turns a float into an int with int(), so 2.7 silently becomes 2 (latent: no "
-        "adapter sends floats today)."
-    ),
-    "check-config-echo": (
-        "check-config prints the offending value of a date key verbatim (`got '…'`), and prints without "
-        "the log redaction: a token pasted into the wrong key of config.toml ends up on the terminal or in "
-        "CI output. Low severity: the file already holds it."
-    ),
-    "text-platform-words": (
-        "On Slack and the console the last text option takes the rest of the line as shlex words "
-        "re-joined with single spaces: quotes vanish, runs of spaces and line breaks collapse, and a "
-        "word like 'about=…' inside a report is moved to another option, so the stored text differs "
-        "from what was typed."
-    ),
-}
-
-SQLITE_MIN, SQLITE_MAX = -(2**63), 2**63 - 1
-
-
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _as_instant(value: Any, zone: dt.tzinfo) -> dt.datetime | None:
-    if isinstance(value, dt.datetime):
-        return value
-    try:
-        return parse_instant(str(value), zone)
-    except ValueError:
-        return None
-
-
-def _overflows_utc(when: dt.datetime) -> bool:
-    try:
-        when.astimezone(dt.UTC)
-    except OverflowError:
-        return True
-    return False
-
-
-def _epoch_out_of_range(when: dt.datetime) -> bool:
-    try:
-        dt.datetime.fromtimestamp(int(when.timestamp()), dt.UTC).astimezone(ZoneInfo("Pacific/Kiritimati"))
-        dt.datetime.fromtimestamp(int(when.timestamp()), dt.UTC).astimezone(ZoneInfo("Etc/GMT+12"))
-    except (ValueError, OverflowError, OSError):
-        return True
-    return False
-
-
-def zone_crashes(text: str) -> bool:
-    try:
-        ZoneInfo(text.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    except Exception:
-        return True
-    return False
-
-
-def format_breaks(answer: str) -> bool:
-    """Whether str.format() on this FAQ answer raises although entry_problems() accepts it."""
-    try:
-        fields = list(Formatter().parse(answer))
-    except ValueError:
-        return False  # entry_problems() reports this one
-    return any(name == "" or conversion or spec for _, name, spec, conversion in fields if name is not None)
-
-
-def known_bug(command: Command, raw: dict[str, Any], zone: dt.tzinfo) -> str | None:
-    """The KNOWN_BUGS key these raw options would trigger in `command`, if any."""
-    for option in command.options:
-        value = raw.get(option.name)
-        if value is None:
-            continue
-        if option.kind is OptionKind.INTEGER:
-            if isinstance(value, float):
-                return "float-int"
-            number = _as_int(value)
-            if number is not None and not SQLITE_MIN <= number <= SQLITE_MAX:
-                return "huge-id"
-        if option.kind is OptionKind.DATETIME:
-            when = _as_instant(value, zone)
-            if when is not None and command.name == "proposals extend" and _overflows_utc(when):
-                return "extend-overflow"
-    if command.name == "timezone" and zone_crashes(str(raw.get("zone", ""))):
-        return "zone-oserror"
-    return None
-
-
-def known_form_bug(form_id: str, values: dict[str, Any], state: str) -> str | None:
-    if form_id == "proposal" and state.isdigit() and not (state.isascii() and int(state) <= SQLITE_MAX):
-        return "form-state"
-    if form_id == "faq-entry" and format_breaks(str(values.get("answer") or "").strip()):
-        return "faq-format"
-    return None
-
-
-def renders_badly(text: str, zone: dt.tzinfo = dt.UTC) -> bool:
-    """Text holding a `<t:…>` mark that the console and Slack cannot render (KNOWN_BUGS)."""
-    for match in OUT_OF_RANGE_INSTANT.finditer(text):
-        epoch = int(match.group(0)[3:].split(":")[0])
-        try:
-            dt.datetime.fromtimestamp(epoch, dt.UTC).astimezone(zone)
-        except (ValueError, OverflowError, OSError):
-            return True
-    return False
-
-
-def far_instant(value: Any, zone: dt.tzinfo) -> bool:
-    """A typed time the bot will show back as an instant no text platform can render."""
-    when = _as_instant(value, zone)
-    return when is not None and _epoch_out_of_range(when)
+# KNOWN_BUGS[key] = what goes wrong, for the `reason` of a strict xfail (see the module docstring). Empty: every
+# bug these tests found so far is fixed.
+KNOWN_BUGS: dict[str, str] = {}
 
 
 # -- checks ----------------------------------------------------------------------------------------------------

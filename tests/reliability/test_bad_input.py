@@ -7,8 +7,8 @@ in the log, nothing shortened without saying so, and stored text reads back exac
 (after the documented strip()). The dispatcher gets many examples per command; the console, Discord
 and Slack adapters a representative subset with fewer examples.
 
-Inputs that trigger a known bug (support.KNOWN_BUGS) are skipped by the property tests and pinned
-by the `xfail(strict=True)` tests at the end of this file.
+The bugs these tests found are fixed; the tests at the end of this file pin each of them (see
+support.KNOWN_BUGS for how a newly found one is tracked until it is fixed).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import datetime as dt
 import io
 import itertools
 import re
+import shlex
 from typing import Any
 
 import pytest
@@ -30,7 +31,7 @@ from bot.adapters.slack_text import escape
 from bot.app import App
 from bot.config import load_config
 from bot.core.clock import Clock
-from bot.core.dispatch import UsageError, parse_option_text
+from bot.core.dispatch import parse_option_text, split_words
 from bot.core.forms import check_field
 from bot.core.model import Actor, Choice, Form, FormErrors, OptionKind, Place, Platform, Reply
 from storage import faq as faq_store
@@ -46,7 +47,6 @@ from tests.reliability.support import (
     EMOJI,
     FEW,
     GENERIC_CRASH,
-    KNOWN_BUGS,
     MANY,
     MARKUP,
     MENTIONS,
@@ -55,16 +55,12 @@ from tests.reliability.support import (
     ZERO_WIDTH_AND_BIDI,
     assert_not_truncated,
     assert_specific,
-    far_instant,
     form_values,
-    known_bug,
-    known_form_bug,
     line_text,
     nasty_text,
     option_values,
     problems_logged,
     raw_options,
-    renders_badly,
 )
 
 REGISTRY = App.registry_for(load_config(CONFIG_PATH))
@@ -121,7 +117,6 @@ def actor_for(permission: int, fresh: bool = False) -> Actor:
 async def test_every_command_answers_hostile_options_specifically(shared, caplog, name, data):
     command = shared.registry.get(name)
     raw = data.draw(raw_options(command), label="raw options")
-    assume(known_bug(command, raw, shared.config.zone) is None)
     seen = len(caplog.records)
 
     outcome = await shared.dispatcher.run_command(name, raw, actor_for(command.permission), PLACE)
@@ -138,8 +133,10 @@ async def test_every_command_answers_hostile_options_specifically(shared, caplog
 async def test_every_form_answers_hostile_fields_specifically(shared, caplog, form_id, data):
     form = shared.dispatcher.form_for(form_id, "")
     values = data.draw(form_values(form), label="values")
-    state = data.draw(st.one_of(st.just(""), st.sampled_from(["1", "7", "0", "cost"]), nasty_text(3)), label="state")
-    assume(known_form_bug(form_id, values, state) is None)
+    state = data.draw(
+        st.one_of(st.just(""), st.sampled_from(["1", "7", "0", "cost", "²", "99999999999999999999"]), nasty_text(3)),
+        label="state",
+    )
     seen = len(caplog.records)
 
     outcome = await shared.dispatcher.submit(
@@ -181,30 +178,13 @@ async def test_autocomplete_offers_at_most_25_choices_for_any_text(shared, caplo
     assert not problems_logged(caplog.records[seen:])
 
 
-BUTTON_BUGS = {
-    prefix: pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["button-argument"])
-    for prefix in (
-        "prop-edit",
-        "prop-submitted",
-        "ask-post",
-        "ask-cancel",
-        "faq-forward",
-        "faq-addfrom",
-        "circ-met",
-        "ann-send",
-        "ann-cancel",
-        "coal-approve",
-        "coal-decline",
-    )
-}
-
-
 @MODULE_LOOP
-@pytest.mark.parametrize("prefix", [pytest.param(p, marks=BUTTON_BUGS.get(p, ())) for p in sorted(REGISTRY.buttons)])
+@pytest.mark.parametrize("prefix", sorted(REGISTRY.buttons))
 @FEW
-@example(argument="²")
-@example(argument="99999999999999999999")
+@example(argument="²")  # a Unicode digit: str.isdigit() says yes, int() refuses
+@example(argument="99999999999999999999")  # beyond SQLite's 64 bits
 @example(argument="abc")
+@example(argument="1:yes")
 @given(argument=nasty_text(4))
 async def test_every_button_answers_a_forged_argument_specifically(shared, caplog, prefix, argument):
     seen = len(caplog.records)
@@ -329,7 +309,7 @@ async def test_circles_answers_read_back_exactly(shared, participant, institutio
 @FEW  # each save re-embeds the whole FAQ
 @given(question=text_between(1, 200, True), answer=text_between(1, 1500, False))
 async def test_an_faq_entry_reads_back_exactly(shared, organizer, question, answer):
-    assume(known_form_bug("faq-entry", {"answer": answer}, "") is None and "{" not in answer)
+    assume("{" not in answer)  # braces are fact placeholders ({deadline}), refused unless they name one
     values = {"id": "parking", "question": question, "answer": answer, "alternates": "", "tags": ""}
     outcome = await shared.dispatcher.submit("faq-entry", "parking", values, organizer, PLACE)
     assert isinstance(outcome, Reply) and "Saved `parking`" in outcome.text, outcome
@@ -348,6 +328,30 @@ async def test_an_announcement_reads_back_exactly(shared, organizer, text):
     row = await shared.db.fetchone("SELECT text FROM announcements WHERE id = ?", (announcement_id,))
     assert row["text"] == text.strip()
     assert text.strip() in outcome.text  # the preview shows all of it
+
+
+def _splits(line: str) -> bool:
+    try:
+        shlex.split(line)
+    except ValueError:
+        return False
+    return True
+
+
+@MANY
+@given(text=text_between(1, 2000, one_line=True), about=st.one_of(st.none(), text_between(1, 300, True)))
+def test_the_rest_of_a_typed_line_is_the_text_exactly_as_typed(text, about):
+    """On Slack and the console the last text option takes the rest of the line as typed: quotes,
+    runs of spaces and tabs, and any key=value word followed by more text stay in it."""
+    command = REGISTRY.get("report new")
+    typed = text.strip()
+    words = split_words(typed)
+    assume(not re.match(r"(text|about)=", words[0].value) and not re.match(r"(text|about)=", words[-1].value))
+    assume(not (len(words) == 1 and typed[0] in "'\""))  # one quoted word: its quotes go
+    line = typed if about is None else f"{typed} about={shlex.quote(about)}"
+    assume(about is None or _splits(line))  # after an unmatched quote, quoting means nothing
+    expected = {"text": typed} | ({} if about is None else {"about": about})
+    assert parse_option_text(command, line) == expected
 
 
 # -- the console: a representative subset ---------------------------------------------------------------------
@@ -388,12 +392,6 @@ def _typed(command, data) -> tuple[str, dict[str, Any]]:
 async def test_the_console_answers_hostile_lines_specifically(app, caplog, name, data):
     command = app.registry.get(name)
     line, _ = _typed(command, data)
-    try:
-        parsed = parse_option_text(command, line.split(" ", 1)[1] if " " in line else "")
-    except UsageError:
-        parsed = {}
-    assume(known_bug(command, parsed, app.config.zone) is None and not renders_badly(line))
-    assume(not any(far_instant(v, app.config.zone) for v in parsed.values()))
     out = io.StringIO()
     console = Console(app, organizer=bool(command.permission), stdin=io.StringIO(""), stdout=out)
     seen = len(caplog.records)
@@ -410,7 +408,7 @@ async def test_the_console_answers_hostile_lines_specifically(app, caplog, name,
 async def test_a_proposal_typed_into_console_prompts_reads_back_exactly(app, caplog, values):
     typed = {k: _one_line(v).replace("\\n", "/n") for k, v in values.items()}  # '\n' means a line break there
     form = app.dispatcher.form_for("proposal", "")
-    assume(accepted_by_the_form(form, typed) and not renders_badly(typed["title"] + typed["description"]))
+    assume(accepted_by_the_form(form, typed))
     assume(all(v.strip() != ":cancel" for v in typed.values()))
     person = f"p{next(_people)}"
     order = ["type", "area", "title", "description", "co_presenters", "email", "affiliation"]
@@ -440,7 +438,7 @@ async def discord(tmp_path_factory):
 
 def _discord_text(limit: int) -> st.SearchStrategy[str]:
     """What Discord's client sends for a text option: 1 to `limit` characters."""
-    return nasty_text().filter(lambda t: 1 <= len(t) <= limit and not renders_badly(t))
+    return nasty_text().filter(lambda t: 1 <= len(t) <= limit)
 
 
 @pytest.mark.asyncio(loop_scope="module")
@@ -507,12 +505,6 @@ UNESCAPED = re.compile(r"<(?!https?://|!date\^)")
 async def test_slack_answers_hostile_commands_and_never_pings(slack, caplog, name, data):
     command = slack.app.registry.get(name)
     line, _ = _typed(command, data)
-    rest = line.split(" ", 1)[1]
-    try:
-        parsed = parse_option_text(command, rest)
-    except UsageError:
-        parsed = {}
-    assume(known_bug(command, parsed, slack.app.config.zone) is None and not renders_badly(line))
     calls_before = len(slack.fake.calls)
     seen = len(caplog.records)
 
@@ -547,7 +539,7 @@ async def test_slack_proposal_modal_stores_exactly_what_was_typed(slack, caplog,
     assert not problems_logged(caplog.records[seen:])
 
 
-# -- known bugs, one test each (strict: they fail today and will XPASS once fixed) -------------------------------
+# -- bugs these tests found, fixed: one regression test each (support.KNOWN_BUGS tracks new ones) ----------------
 HUGE_ID_COMMANDS = [
     c.name
     for c in REGISTRY.commands.values()
@@ -555,19 +547,22 @@ HUGE_ID_COMMANDS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["huge-id"])
 @pytest.mark.parametrize("name", HUGE_ID_COMMANDS)
-async def test_known_bug_an_id_beyond_64_bits_gets_a_specific_answer(app, caplog, name):
+async def test_an_id_beyond_64_bits_gets_a_specific_answer(app, caplog, name):
+    """Integer options without a declared maximum (ids) accepted numbers beyond SQLite's 64 bits,
+    and the query's OverflowError reached the person as 'Something went wrong'."""
     command = app.registry.get(name)
     raw = {o.name: ("99999999999999999999" if o.kind is OptionKind.INTEGER else "Hello") for o in command.options}
     outcome = await app.dispatcher.run_command(name, raw, actor_for(command.permission), PLACE)
     assert_specific(outcome)
+    assert "at most 18 digits" in outcome.text, outcome.text
     assert not problems_logged(caplog.records)
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["form-state"])
-@pytest.mark.parametrize("state", ["²", "99999999999999999999"])
-async def test_known_bug_a_forged_proposal_state_gets_a_specific_answer(app, participant, state):
+@pytest.mark.parametrize("state", ["²", "99999999999999999999", "abc"])
+async def test_a_forged_proposal_state_gets_a_specific_answer(app, participant, state):
+    """The proposal form's state (an intent id, carried by the platform) went through
+    str.isdigit() and int(): '²' and 20-digit numbers crashed the submission."""
     values = {
         "type": "poster",
         "area": "ume",
@@ -575,33 +570,41 @@ async def test_known_bug_a_forged_proposal_state_gets_a_specific_answer(app, par
         "description": "Twenty characters or more of description.",
         "email": "ana@example.org",
     }
-    assert_specific(await app.dispatcher.submit("proposal", state, values, participant, PLACE))
+    outcome = await app.dispatcher.submit("proposal", state, values, participant, PLACE)
+    assert_specific(outcome)
+    assert f"You have no intent #{state}" in outcome.text, outcome
+    assert not await intents.by_author(app.db, participant.platform, participant.user_id)
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["extend-overflow"])
-async def test_known_bug_late_access_until_the_end_of_time(app, organizer):
-    raw = {"user": "ana", "until": "9999-12-31T23:59"}
-    assert_specific(await app.dispatcher.run_command("proposals extend", raw, organizer, PLACE))
+@pytest.mark.parametrize("until", ["9999-12-31T23:59", "0001-01-01T00:00+14:00"])
+async def test_late_access_until_the_end_of_time_is_refused(app, organizer, until):
+    """A far-future time without an offset overflowed in astimezone(UTC) when stored."""
+    raw = {"user": "ana", "until": until}
+    outcome = await app.dispatcher.run_command("proposals extend", raw, organizer, PLACE)
+    assert_specific(outcome)
+    assert "between 1970 and 2200" in outcome.text, outcome.text
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["zone-oserror"])
 @pytest.mark.parametrize("zone", ["America", "Europe", "a" * 300], ids=["America", "Europe", "300-letters"])
-async def test_known_bug_a_region_or_very_long_time_zone(app, participant, zone):
+async def test_a_region_or_very_long_time_zone(app, participant, zone):
+    """/timezone caught only ZoneInfoNotFoundError and ValueError: a region (a directory in tzdata)
+    raised IsADirectoryError, a name over 255 characters OSError."""
     outcome = await app.dispatcher.run_command("timezone", {"zone": zone}, participant, PLACE)
     assert_specific(outcome)
     assert "I don't know the time zone" in outcome.text
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["faq-format"])
 @pytest.mark.parametrize("answer", ["It costs {} dollars.", "Due {deadline!x}.", "Due {deadline:%Y}."])
-async def test_known_bug_an_faq_answer_that_cannot_be_formatted_is_refused(app, organizer, answer):
+async def test_an_faq_answer_that_cannot_be_formatted_is_refused(app, organizer, answer):
+    """Such answers passed entry_problems(), were saved, then str.format() raised every time."""
     values = {"id": "broken", "question": "Is it broken?", "answer": answer}
     outcome = await app.dispatcher.submit("faq-entry", "", values, organizer, PLACE)
     assert isinstance(outcome, FormErrors) and "answer" in outcome.errors, outcome
+    assert "placeholder" in outcome.errors["answer"], outcome.errors
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["float-int"])
-async def test_known_bug_a_fractional_id_is_not_silently_rounded(app, participant):
+async def test_a_fractional_id_is_not_silently_rounded(app, participant):
+    """convert_value() turned 2.7 into 2 with int()."""
     outcome = await app.dispatcher.run_command("proposals withdraw", {"id": 2.7}, participant, PLACE)
     assert "whole number" in outcome.text, outcome.text
 
@@ -609,48 +612,70 @@ async def test_known_bug_a_fractional_id_is_not_silently_rounded(app, participan
 BAD_INSTANT = "<t:999999999999:F>"  # the year 33658: within the 12 digits the markup accepts
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["instant-out-of-range"])
 @pytest.mark.parametrize(
-    "lines",
+    ("lines", "expected"),
     [
-        [f'/coalition propose "Time {BAD_INSTANT}" "A place to talk"'],
-        ["/circles join role=1 areas=all", "/circles pause until=9999-12-31T23:59"],
+        ([f'/coalition propose "Time {BAD_INSTANT}" "A place to talk"'], f"Time {BAD_INSTANT}** is with the"),
+        (["/circles join role=1 areas=all", "/circles pause until=9999-12-31T23:59"], "between 1970 and 2200"),
     ],
     ids=["user-text", "far-future-time"],
 )
-async def test_known_bug_the_console_survives_an_instant_it_cannot_show(app, lines):
+async def test_the_console_survives_an_instant_it_cannot_show(app, lines, expected):
+    """Marks `<t:EPOCH:STYLE>` beyond the years 1-9999 (in user text, or from a far-future time a
+    person typed) raised ValueError in the console's renderer, which stopped the console."""
     out = io.StringIO()
     console = Console(app, stdin=io.StringIO(""), stdout=out)
     for line in lines:
-        await console.handle(line)  # today: ValueError escapes and the console stops
+        await console.handle(line)
     assert "Something went wrong" not in out.getvalue()
+    assert expected.replace("**", "") in out.getvalue(), out.getvalue()
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["instant-out-of-range"])
-async def test_known_bug_slack_answers_a_coalition_named_with_an_instant_it_cannot_show(slack, caplog):
+async def test_slack_answers_a_coalition_named_with_an_instant_it_cannot_show(slack, caplog):
+    """The same mark lost the Slack reply ("Slack command /coalition failed" and a traceback)."""
     sent = await slack.command(escape(f'/coalition propose "Time {BAD_INSTANT}" "A place to talk"'))
     await slack.idle()
-    assert not problems_logged(caplog.records)  # today: "Slack command /coalition failed" and a traceback
-    assert "is with the organizers" in visible_text(await slack.reply_to(sent, within=0.5))
+    assert not problems_logged(caplog.records)
+    shown = visible_text(await slack.reply_to(sent, within=0.5))
+    assert "is with the organizers" in shown and escape(BAD_INSTANT) in shown, shown
 
 
 TYPED_REPORT = 'She said "leave now"   twice,\tabout=her talk'
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["text-platform-words"])
-async def test_known_bug_a_report_typed_on_the_console_is_stored_as_typed(app):
+async def test_a_report_typed_on_the_console_is_stored_as_typed(app):
+    """Slack and the console rebuilt the last text option from shlex words: quotes vanished,
+    whitespace collapsed, and 'about=…' inside the text moved to the about option."""
     console = Console(app, stdin=io.StringIO(""), stdout=io.StringIO())
     await console.handle(f"/report {TYPED_REPORT}")
     row = await app.db.fetchone("SELECT text, about FROM reports")
     assert (row["text"], row["about"]) == (TYPED_REPORT, "")
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["text-platform-words"])
-async def test_known_bug_a_report_typed_on_slack_is_stored_as_typed(slack):
+async def test_a_report_typed_on_slack_is_stored_as_typed(slack):
     await slack.command(f"/report {escape(TYPED_REPORT)}")
     await slack.idle()
     row = await slack.app.db.fetchone("SELECT text, about FROM reports")
     assert (row["text"], row["about"]) == (TYPED_REPORT, "")
+
+
+@pytest.mark.parametrize("target", ["²", "99999999999999999999", "0", "7"])
+async def test_the_console_answers_a_button_number_it_cannot_use(app, target):
+    """':click N' read N with str.isdigit() then int(), so ':click ²' stopped the console."""
+    out = io.StringIO()
+    console = Console(app, stdin=io.StringIO(""), stdout=out)
+    await console.handle("/about")
+    await console.handle(f":click {target}")
+    assert f"There is no button {target} in the last reply." in out.getvalue(), out.getvalue()
+
+
+async def test_console_form_fields_typed_inline_leave_the_text_alone(app):
+    """Inline form fields (key=value naming no option) are taken from the end of the line only:
+    the same words inside a report stay in it."""
+    console = Console(app, stdin=io.StringIO(""), stdout=io.StringIO())
+    await console.handle("/report The poster said x=y  twice about=it")
+    row = await app.db.fetchone("SELECT text, about FROM reports")
+    assert (row["text"], row["about"]) == ("The poster said x=y  twice", "it")
 
 
 def test_the_generated_inputs_cover_every_class_the_issue_names():

@@ -1,8 +1,9 @@
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core.clock import Clock, parse_duration, parse_instant
+from bot.core.clock import Clock, find_zone, parse_duration, parse_instant
 
 START = dt.datetime(2023, 6, 29, 12, 0, tzinfo=dt.UTC)
 
@@ -71,3 +72,20 @@ def test_instants_without_offset_are_read_in_the_given_zone():
     assert value.astimezone(dt.UTC).hour == 21
     with pytest.raises(ValueError, match="2023-06-30T17:00"):
         parse_instant("next friday", dt.UTC)
+
+
+def test_instants_outside_the_years_1970_to_2200_are_refused_with_a_reason():
+    assert parse_instant("2200-12-31T23:59", dt.UTC).year == 2200
+    assert parse_instant("1970-01-01", dt.UTC).year == 1970
+    for typed in ("9999-12-31T23:59", "9999-12-31T23:59-12:00", "0001-01-01T00:00+14:00", "1969-12-31"):
+        with pytest.raises(ValueError, match="give a date between 1970 and 2200"):
+            parse_instant(typed, ZoneInfo("America/New_York"))
+
+
+@pytest.mark.parametrize("name", ["America", "Europe", "a" * 300, "", "Mars/Base", "../etc", "UTC\x00", "/etc"])
+def test_a_name_that_is_no_time_zone_is_none(name):
+    assert find_zone(name) is None
+
+
+def test_a_time_zone_is_found_by_its_iana_name():
+    assert find_zone("America/Chicago") == ZoneInfo("America/Chicago")

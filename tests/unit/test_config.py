@@ -45,6 +45,7 @@ def test_every_problem_is_reported_by_key(tmp_path):
     problems = caught.value.problems
     assert len(problems) == 3
     assert any(p.startswith("conference.dates.0:") and "2023-10-13" in p for p in problems)
+    assert not any("Oct 13" in p for p in problems)  # the key and what it expects, never the value
     assert "conference.venue: unknown key (check the spelling, or remove it)" in problems
     assert "proposals.deadline: required but missing" in problems
 
@@ -73,6 +74,8 @@ def test_check_config_accepts_the_shipped_file():
             lambda t: t.replace('"America/New_York"', '"Mars/Olympus"'),
             "conference.timezone: unknown time zone",
         ),
+        (lambda t: t.replace('"America/New_York"', '"America"'), "conference.timezone: unknown time zone"),
+        (lambda t: t.replace('"America/New_York"', '"' + "a" * 300 + '"'), "conference.timezone: unknown time zone"),
         (
             lambda t: t.replace("deadline = 2023-06-30", "deadline = 2023-11-30"),
             "before the first conference",

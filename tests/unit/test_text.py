@@ -2,8 +2,9 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
+from bot.adapters.slack_text import escape, to_mrkdwn
 from bot.core.model import Timestamp
-from bot.core.text import format_instant, relative, split_text, time_left, to_plain
+from bot.core.text import format_instant, mark_text, relative, split_text, time_left, to_plain
 from bot.secrets import RedactingFormatter, redact
 
 DEADLINE = dt.datetime(2023, 7, 1, 3, 59, 59, tzinfo=dt.UTC)
@@ -55,3 +56,15 @@ def test_secrets_never_reach_a_log_line(monkeypatch):
     assert "plain-secret-value" not in line and "xapp-1-AAAA" not in line
     assert "\n" not in line
     assert redact("token xoxb-1234-5678-abcdefgh") == "token [SLACK_BOT_TOKEN redacted]"
+
+
+def test_an_instant_no_calendar_can_show_stays_literal_text():
+    now = dt.datetime(2023, 6, 29, tzinfo=dt.UTC)
+    for zone in (dt.UTC, ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Etc/GMT+12")):
+        for mark in ("<t:999999999999:F>", "<t:-99999999999:R>"):
+            assert to_plain(f"At **{mark}** or <t:0:d>", zone, now) == f"At {mark} or {mark_text('0', 'd', zone)}"
+            assert to_mrkdwn(mark, zone, now) == escape(mark)
+    # The last second of the year 9999 (UTC): a zone west of UTC can show it, one east of it cannot.
+    assert to_plain("<t:253402300799:d>", ZoneInfo("Etc/GMT+12")) == "9999-12-31"
+    assert to_plain("<t:253402300799:d>", ZoneInfo("Pacific/Kiritimati")) == "<t:253402300799:d>"
+    assert mark_text("999999999999", "F", dt.UTC) is None
