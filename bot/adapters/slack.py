@@ -56,8 +56,6 @@ SUBMIT_BUDGET = 1.0  # bolt's own clock starts earlier than ours when the loop i
 SHUTDOWN_GRACE = 10.0
 # Messages the bot answers: people's plain messages, including shared to channel and with files.
 _MESSAGE_SUBTYPES = (None, "thread_broadcast", "file_share")
-# How the dispatcher answers a handler that crashed (bot/core/dispatch.py `_guarded`).
-_INCIDENT = re.compile(r"Something went wrong on our side \(reference [0-9a-f]+\)")
 
 
 # -- the runtime's interface ---------------------------------------------------------------------
@@ -370,7 +368,7 @@ class SlackAdapter:
         if isinstance(outcome, FormErrors) and outcome.errors:
             # The modal stays open with everything typed; each message shows under its field.
             await ack(response_action="errors", errors=slack_errors(form, outcome.errors))
-        elif isinstance(outcome, Reply) and _crashed(outcome):
+        elif isinstance(outcome, Reply) and outcome.incident:
             # Closing the modal would lose what was typed: keep it open, with the reference in it
             # and in the conversation (where it stays for telling the organizers).
             await ack(response_action="errors", errors=slack_errors(form, {"": outcome.text}))
@@ -389,7 +387,7 @@ class SlackAdapter:
         outcome = await task
         if isinstance(outcome, FormErrors):
             view = self.replier.form_view(form, origin, errors=outcome.errors, values=values)
-        elif isinstance(outcome, Reply) and _crashed(outcome):  # the form again, with what was typed
+        elif isinstance(outcome, Reply) and outcome.incident:  # the form again, with what was typed
             view = self.replier.form_view(form, origin, errors=slack_errors(form, {"": outcome.text}), values=values)
         elif isinstance(outcome, Form):
             view = self.replier.form_view(outcome, origin)
@@ -445,11 +443,6 @@ class SlackAdapter:
 
     async def _on_other_event(self, ack, body: dict[str, Any]) -> None:
         await ack()
-
-
-def _crashed(reply: Reply) -> bool:
-    """Whether a handler's outcome is the dispatcher's answer to a crash (an incident reference)."""
-    return _INCIDENT.match(reply.text) is not None
 
 
 def _place(channel: str, kind: str, thread: str = "", name: str = "") -> Place:

@@ -180,7 +180,7 @@ def _element(field: FormField, initial: str, zone: dt.tzinfo) -> dict[str, Any]:
         return element
     if field.kind is FieldKind.INTEGER:
         element.update(type="number_input", is_decimal_allowed=False)
-        if initial.strip().lstrip("+-").isdigit():
+        if initial.strip().lstrip("+-").isdigit() and initial.isascii():
             element["initial_value"] = initial.strip()
         return element
     if field.kind is FieldKind.EMAIL:
@@ -228,7 +228,10 @@ def _value_of(element: dict[str, Any], zone: dt.tzinfo) -> str:
         epoch = element.get("selected_date_time")
         if epoch is None:
             return ""
-        return dt.datetime.fromtimestamp(int(epoch), zone).isoformat(timespec="minutes")
+        try:
+            return dt.datetime.fromtimestamp(int(epoch), zone).isoformat(timespec="minutes")
+        except (TypeError, ValueError, OverflowError, OSError):  # a forged value: validation explains it
+            return str(epoch)
     return element.get("value") or ""
 
 

@@ -16,12 +16,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import SlackSettings
+from bot.core.clock import find_zone
 from bot.core.model import Actor, Platform
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,4 @@ class Directory:
 def _zone(name: str | None) -> ZoneInfo | None:
     if not name:
         return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+    return find_zone(name)  # a profile's tz could be anything: unknown names are no zone

@@ -89,10 +89,16 @@ def parse_instant(text: str, zone: dt.tzinfo) -> dt.datetime:
     return within_range(value if value.tzinfo else value.replace(tzinfo=zone))
 
 
+class OutOfRangeError(ValueError):
+    """A well-formed instant too far in the past or future for the bot to keep or show."""
+
+
 def within_range(when: dt.datetime) -> dt.datetime:
-    """`when` itself, if it falls between the years 1970 and 2200; else ValueError saying so."""
+    """`when` itself, if it falls between the years 1970 and 2200; else OutOfRangeError saying so."""
     if not EARLIEST_YEAR <= when.year <= LATEST_YEAR:
-        raise ValueError(f"the year {when.year} is out of range; give a date between {EARLIEST_YEAR} and {LATEST_YEAR}")
+        raise OutOfRangeError(
+            f"the year {when.year} is out of range; give a date between {EARLIEST_YEAR} and {LATEST_YEAR}"
+        )
     return when
 
 

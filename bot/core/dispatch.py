@@ -192,7 +192,8 @@ class Dispatcher:
             log.exception("%s failed (incident %s)", what, incident)
             return Reply(
                 f"Something went wrong on our side (reference {incident}). Nothing you typed was "
-                "lost: please try again in a moment, or tell the organizers with that reference."
+                "lost: please try again in a moment, or tell the organizers with that reference.",
+                incident=incident,
             )
 
     def form_for(self, form_id: str, state: str = "") -> Form | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from bot.core.clock import parse_instant
+from bot.core.clock import OutOfRangeError, parse_instant
 from bot.core.model import FieldKind, Form, FormField
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]{2,}$")
@@ -45,6 +45,8 @@ def check_field(field: FormField, value: str) -> str | None:
     if field.kind == FieldKind.DATETIME:
         try:
             parse_instant(value, dt.UTC)
+        except OutOfRangeError as exc:
+            return f"{field.label}: {exc}."
         except ValueError:
             return f"{field.label}: write a date and time like 2023-06-23 09:00."
     if field.kind == FieldKind.CHOICE and value not in {c.value for c in field.choices}:

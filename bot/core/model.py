@@ -182,6 +182,9 @@ class Reply:
     private: bool = True
     buttons: tuple[Button, ...] = ()
     files: tuple[File, ...] = ()
+    # Set by the dispatcher when a handler crashed: the reference people can give the organizers.
+    # Adapters then keep a submitted form's values, as they do for validation errors.
+    incident: str = ""
 
 
 @dataclass(frozen=True)

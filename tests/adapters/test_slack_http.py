@@ -163,6 +163,26 @@ async def test_modal_round_trip_keeps_typed_values_after_a_validation_error(prob
     assert saved.args["response_type"] == "ephemeral"
 
 
+async def test_a_forged_or_far_off_date_time_is_refused_on_its_field(probe):
+    view, _ = await open_probe_form(probe)
+    typed = {"title": "Fine title", "email": "ana@example.org", "seats": "3", "track": "a"}
+    year_2500 = int(dt.datetime(2500, 1, 1, 12, tzinfo=dt.UTC).timestamp())
+    far = await probe.submit(view, {**typed, "start": year_2500})
+    assert far.json()["errors"] == {"start": "Start: the year 2500 is out of range; give a date between 1970 and 2200."}
+    forged = await probe.submit(view, {**typed, "start": 10**20})  # no calendar has it
+    assert forged.json()["errors"] == {"start": "Start: write a date and time like 2023-06-23 09:00."}
+    await probe.idle()
+    assert not [s for s in probe.cog.seen if s[0] == "saved"]
+
+
+async def test_a_profile_time_zone_that_is_no_zone_reads_as_the_conferences(probe):
+    probe.fake.users[PARTICIPANT]["tz"] = "America"  # a region: a folder in the zone database, not a zone
+    sent = await probe.command("/probe-when")
+    await probe.idle()
+    text = (await probe.reply_to(sent)).args["blocks"][0]["text"]["text"]
+    assert "|Friday, June 30, 2023 at 11:59 PM EDT>" in text
+
+
 async def test_a_slow_form_opens_a_loading_view_in_time_then_updates_it(probe):
     probe.adapter.replier.loading_after = 0.1
     probe.cog.delay = 0.4

@@ -88,6 +88,7 @@ async def test_a_crash_becomes_an_apology_with_a_reference_and_a_log_line(sample
     assert "secret internals" not in reply.text
     reference = reply.text.split("reference ")[1].split(")")[0]
     assert any(reference in r.getMessage() for r in caplog.records)
+    assert reply.incident == reference  # adapters keep a submitted form open on it
 
 
 async def test_options_are_typed_and_checked(sample_app, participant, lobby):
