@@ -28,6 +28,7 @@ from bot.core.model import (
     Timestamp,
 )
 from bot.core.registry import button, command, form_builder, form_handler, timeline
+from bot.core.text import excerpt
 from bot.delivery import Occurrence, Target
 from storage import deliveries as ledger
 from storage import people
@@ -250,9 +251,8 @@ class AnnouncementsCog:
         lines = ["Scheduled announcements:"]
         for row in rows:
             where = ", ".join(f"{t['platform'].title()} #{t['name']}" for t in json.loads(row["targets"]))
-            excerpt = row["text"] if len(row["text"]) <= 80 else row["text"][:79] + "…"
             when = Timestamp(dt.datetime.fromisoformat(row["send_at"]))
-            lines.append(f"- **#{row['id']}** {when} to {where}: “{excerpt}”")
+            lines.append(f"- **#{row['id']}** {when} to {where}: “{excerpt(row['text'])}”")
         lines.append("Cancel one with /announce cancel ID.")
         return Reply("\n".join(lines))
 

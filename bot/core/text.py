@@ -103,3 +103,8 @@ def split_text(text: str, limit: int) -> list[str]:
     if text or not pieces:
         pieces.append(text)
     return pieces
+
+
+def excerpt(text: str, limit: int = 80) -> str:
+    """`text` cut to `limit` characters with an ellipsis when longer (for one-line listings)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

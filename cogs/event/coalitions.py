@@ -25,6 +25,7 @@ from bot.core.model import (
 )
 from bot.core.port import PlatformError
 from bot.core.registry import button, command, timeline
+from bot.core.text import excerpt
 from bot.delivery import Occurrence, Target
 from cogs.event import places
 from storage import audit
@@ -338,8 +339,8 @@ class CoalitionsCog:
             return Reply("No coalition prompts are scheduled. /coalition prompt TEXT at=WHEN schedules one.")
         lines = ["Scheduled coalition prompts:"]
         for row in rows:
-            excerpt = row["text"] if len(row["text"]) <= 80 else row["text"][:79] + "…"
-            lines.append(f"- **#{row['id']}** {Timestamp(dt.datetime.fromisoformat(row['send_at']))}: “{excerpt}”")
+            when = Timestamp(dt.datetime.fromisoformat(row["send_at"]))
+            lines.append(f"- **#{row['id']}** {when}: “{excerpt(row['text'])}”")
         lines.append("Cancel one with /coalition prompt-cancel ID.")
         return Reply("\n".join(lines))
 
