@@ -168,10 +168,11 @@ class Reminders(Section):
 
 
 class Delivery(Section):
-    """Pacing of fan-outs: each platform's global sends per second, and sends in flight."""
+    """Pacing of fan-outs: each platform's global rate, and sends in flight."""
 
-    discord_rate: float = Field(default=24, gt=0, le=50)  # a DM costs two requests; Discord allows 50/s
-    slack_rate: float = Field(default=8, gt=0, le=50)
+    # Requests/s: Discord allows 50; a DM costs two (open the DM channel, post), a channel post one.
+    discord_rate: float = Field(default=48, gt=0, le=50)
+    slack_rate: float = Field(default=8, gt=0, le=50)  # messages/s; the port also paces each channel to ~1/s
     concurrency: int = Field(default=8, ge=1, le=64)
 
 

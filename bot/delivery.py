@@ -5,6 +5,7 @@ A cog declares its timeline with `@timeline(name)`: an async method returning ev
 occurrence into ledger rows (one per target), then sends pending rows: claim (pending → sending),
 send with the row's dedupe key as the platform marker, settle (sent / failed / skipped).
 After a crash, rows left in `sending` are checked for their marker before being sent again.
+Sends are paced per platform by the requests each takes (`RateLimiter`, `request_cost`).
 """
 
 from __future__ import annotations
@@ -75,22 +76,34 @@ class Report:
 
 
 class RateLimiter:
-    """At most `rate` sends per second on one platform (its global limit), spread evenly."""
+    """At most `rate` requests per second on one platform (its global limit), spread evenly.
 
-    def __init__(self, rate: float):
+    Each send books the requests it is about to make (`request_cost`) and waits for its turn."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic):
         self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._clock = clock
         self._next = 0.0
-        self._lock = asyncio.Lock()
 
-    async def wait(self) -> None:
+    def reserve(self, cost: int = 1) -> float:
+        """Book `cost` requests from the next free instant; returns the seconds to wait until then."""
         if not self.interval:
-            return
-        async with self._lock:
-            now = time.monotonic()
-            delay = self._next - now
-            self._next = max(now, self._next) + self.interval
-        if delay > 0:
+            return 0.0
+        now = self._clock()
+        delay = self._next - now
+        self._next = max(now, self._next) + self.interval * cost
+        return max(0.0, delay)
+
+    async def wait(self, cost: int = 1) -> None:
+        if delay := self.reserve(cost):
             await asyncio.sleep(delay)
+
+
+def request_cost(target: Target) -> int:
+    """Requests one plain send takes against its platform's rate. Discord counts every request: a DM
+    opens the DM channel (discord.py keeps only a few in memory), then posts; a channel or thread post is
+    one. `slack_rate` counts messages (Slack opens DMs with another method, limited on its own)."""
+    return 2 if target.platform == Platform.DISCORD and target.kind == "user" else 1
 
 
 class Deliveries:
@@ -216,11 +229,11 @@ class Deliveries:
             if attempt:
                 await asyncio.sleep(RETRY_DELAY * attempt)
             try:
-                await self.limiters.get(row.platform, self.limiters[Platform.CONSOLE]).wait()
+                await self.limiters.get(row.platform, self.limiters[Platform.CONSOLE]).wait(request_cost(target))
                 posted = await (occurrence.send or _deliver)(port, target, keyed)
             except PlatformError as exc:
                 problem = str(exc)
-                if getattr(exc, "may_have_happened", False):
+                if exc.may_have_happened:
                     break  # it may have arrived and the platform cannot tell: sending again could duplicate
             except Exception as exc:
                 log.exception("delivery %s failed", row.key)

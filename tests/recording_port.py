@@ -17,6 +17,7 @@ class RecordingPort:
         self.markers: dict[str, str] = {}  # dedupe key -> message id (what the platform kept)
         self._ids = itertools.count(1)
         self.created: list[tuple[str, str]] = []
+        self.categories: dict[str, str] = {}  # category id -> name
         self.threads: dict[str, tuple[str, str]] = {}  # thread id -> (channel id, name)
         self.members: dict[str, set[str]] = {}
         self.archived: list[str] = []
@@ -50,7 +51,12 @@ class RecordingPort:
     # -- places -------------------------------------------------------------------------------
     async def create_category(self, name: str) -> str:
         self.created.append(("category", name))
-        return f"K{next(self._ids)}"
+        category_id = f"K{next(self._ids)}"
+        self.categories[category_id] = name
+        return category_id
+
+    async def find_category(self, name: str) -> str | None:
+        return next((i for i, known in self.categories.items() if known == name), None)
 
     async def create_channel(self, name, *, category_id="", private=False, topic="") -> Place:
         channel_id = f"{self.platform.value[0].upper()}{100 + next(self._ids)}"

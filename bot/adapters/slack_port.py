@@ -111,9 +111,8 @@ NOT_IDEMPOTENT = ("chat.postMessage", "files.completeUploadExternal")
 
 
 class Unconfirmed(PlatformError):
-    """Slack may have done it, and could not be asked whether it did: trying again could duplicate.
-
-    `may_have_happened` tells callers that handle any port (the delivery ledger) not to retry."""
+    """Slack may have done it, and could not be asked whether it did: trying again could duplicate,
+    which `may_have_happened` tells callers that handle any port (the delivery ledger)."""
 
     may_have_happened = True
 

@@ -14,6 +14,9 @@ from bot.core.model import File, Message, Place, Platform, Posted
 class PlatformError(Exception):
     """A platform refused or failed an action; `message` is safe to show a person."""
 
+    # True when the platform may have done it anyway and cannot tell: retrying could duplicate.
+    may_have_happened = False
+
 
 class PlatformPort(Protocol):
     platform: Platform

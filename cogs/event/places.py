@@ -120,11 +120,15 @@ async def set_up(port, config: Config, db: Database, now: dt.datetime, dry_run: 
             if category_id:
                 lines.append(f"kept {label}")
             elif dry_run:
-                lines.append(f"would create {label}")
+                interrupted = pending.get(item.key) == item.name and await _find_category(port, item.name)
+                lines.append(
+                    f"would finish creating {label} (an earlier setup was interrupted)"
+                    if interrupted
+                    else f"would create {label}"
+                )
             else:
-                category_id = await port.create_category(item.name)
-                await remember(db, platform, item, category_id, now)
-                lines.append(f"created {label}")
+                category_id, finished = await _make_category(port, db, platform, item, pending, now)
+                lines.append(f"created {label}{' (finished after an interruption)' if finished else ''}")
             continue
         existing = await port.find_channel(item.name)
         record = known.get(item.key)
@@ -159,8 +163,8 @@ async def set_up(port, config: Config, db: Database, now: dt.datetime, dry_run: 
                 if not category_id or "category" not in known:
                     raise
                 # The stored category may have been deleted by hand: make it again, then retry once.
-                category_id = await port.create_category(config.event.category)
-                await remember(db, platform, Planned("category", config.event.category, "category"), category_id, now)
+                category = Planned("category", config.event.category, "category")
+                category_id, _ = await _make_category(port, db, platform, category, pending, now)
                 lines.append(f"repaired (it was deleted) category {config.event.category}")
                 place = await _create(port, item, category_id)
         except PlatformError as exc:  # one refusal must not stop the rest of the setup
@@ -172,6 +176,31 @@ async def set_up(port, config: Config, db: Database, now: dt.datetime, dry_run: 
         if item.kind == "channel":
             await _welcome(port, place, item, config)
     return lines
+
+
+async def _make_category(
+    port, db: Database, platform: str, item: Planned, pending: dict[str, str], now: dt.datetime
+) -> tuple[str, bool]:
+    """Create the category, with an intent row as for channels; returns its id and True when an earlier
+    setup had created it and crashed before recording it (a category of that name is then the event's own:
+    Discord allows two with one name, so creating it again would duplicate it)."""
+    if pending.get(item.key) == item.name and (found := await _find_category(port, item.name)):
+        await remember(db, platform, item, found, now)
+        return found, True
+    await intend(db, platform, item, now)
+    try:
+        category_id = await port.create_category(item.name)
+    except PlatformError:
+        await forget_intent(db, platform, item.key)  # refused: nothing was created
+        raise
+    await remember(db, platform, item, category_id, now)
+    return category_id, False
+
+
+async def _find_category(port, name: str) -> str | None:
+    """The id of a category with this name, on ports that can look one up (`find_category`, optional)."""
+    find = getattr(port, "find_category", None)
+    return await find(name) if find else None
 
 
 async def _welcome(port, place: Place, item: Planned, config: Config) -> None:

@@ -1,5 +1,5 @@
 """Recovering from crashes and faults, below the e2e tests: the ledger's reconcile and uncertain sends,
-the timer's retries, Slack's seen event ids, and /event setup interrupted after creating a channel."""
+the timer's retries, Slack's seen event ids, and /event setup interrupted after creating a channel or category."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 
+from bot.adapters.slack_port import Unconfirmed
 from bot.core.model import Message, Place, Platform, Posted
 from bot.core.port import PlatformError
 from bot.delivery import Occurrence, Target
@@ -16,10 +17,6 @@ from cogs.event import places
 from storage import deliveries as ledger
 from storage import seen_events
 from tests.recording_port import RecordingPort
-
-
-class Unsure(PlatformError):
-    may_have_happened = True
 
 
 class Port:
@@ -86,7 +83,7 @@ async def test_reconcile_settles_a_row_an_earlier_run_left_sending(app, port):
 
 
 async def test_a_send_that_may_have_happened_is_recorded_failed_not_tried_again(app, port):
-    port.errors = [Unsure("Slack failed and could not show whether it arrived")]
+    port.errors = [Unconfirmed("Slack failed and could not show whether it arrived")]
     report = await app.deliveries.run_occurrence(occurrence(app.clock.now()))
     assert report.failed == 1 and port.posts == []  # one try only
     (row,) = await ledger.for_occurrence(app.db, "test", "1")
@@ -187,3 +184,41 @@ async def test_a_refused_creation_leaves_no_intent_behind(app, config):
     lines = await places.set_up(Refusing(Platform.SLACK, ()), config, app.db, app.clock.now(), dry_run=False)
     assert lines[0] == "could not create #lobby: name_taken"
     assert await places.intended(app.db, "slack") == {}
+
+
+class CrashingCategoryPort(RecordingPort):
+    """Creates the event's category on Discord, then the process dies before the bot hears back."""
+
+    crash = True
+
+    async def create_category(self, name: str) -> str:
+        category_id = await super().create_category(name)
+        if self.crash:
+            raise Crash
+        return category_id
+
+
+async def test_a_category_created_just_before_a_crash_is_the_events_own(app, config):
+    port = CrashingCategoryPort(Platform.DISCORD, ())
+    name, now = config.event.category, app.clock.now()
+    with pytest.raises(Crash):
+        await places.set_up(port, config, app.db, now, dry_run=False)
+    assert await places.intended(app.db, "discord") == {"category": name}
+
+    port.crash = False  # the next run
+    dry = await places.set_up(port, config, app.db, now, dry_run=True)
+    assert dry[0] == f"would finish creating category {name} (an earlier setup was interrupted)"
+    lines = await places.set_up(port, config, app.db, now, dry_run=False)
+    assert lines[0] == f"created category {name} (finished after an interruption)"
+    assert [n for kind, n in port.created if kind == "category"] == [name]  # not a second one
+    (category_id,) = port.categories
+    assert (await places.stored(app.db, "discord"))["category"]["place_id"] == category_id
+    assert await places.intended(app.db, "discord") == {}
+
+
+async def test_a_category_of_that_name_without_an_intent_is_not_taken(app, config):
+    port = RecordingPort(Platform.DISCORD, ())
+    await port.create_category(config.event.category)  # someone's own, made by hand
+    lines = await places.set_up(port, config, app.db, app.clock.now(), dry_run=False)
+    assert lines[0] == f"created category {config.event.category}"
+    assert len(port.categories) == 2 and await places.intended(app.db, "discord") == {}
