@@ -3,7 +3,9 @@
 For each engine ("embedding", "lexical"), with the shipped config.toml and faq.toml:
 - cold load: in fresh subprocesses (no module, model or embedding cache from an earlier run; the
   OS file cache is warm, as on a bot restart), the time to import the runtime and load the model
-  (`best_ranker`) and to index the entries (`FaqEngine`), and the process's peak RSS;
+  (`best_ranker`) and to index the entries (`FaqEngine`), and the process's peak RSS; for the
+  embedding engine also with the knowledge base's vectors kept in a file by an earlier process, as
+  the bot keeps them next to its database (a restart);
 - latency: in the first of those processes, after a few warm-up questions, every question of
   tests/data/faq_labelled.tsv and tests/data/faq_heldout.tsv, timed one by one (`FaqEngine.ask`);
 - accuracy on each set, as `python -m bot faq check` scores it (cogs.faq.engine.check), plus the
@@ -19,6 +21,7 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,8 +66,10 @@ def measure(
     *,
     config_path: Path = CONFIG,
     warmup: Sequence[str] = WARMUP,
+    vectors: Path | None = None,
 ) -> dict[str, Any]:
-    """Load `engine_name` on the shipped FAQ, then ask every question of `sets`, in this process.
+    """Load `engine_name` on the shipped FAQ, then ask every question of `sets`, in this process;
+    `vectors`: the file keeping the knowledge base's vectors (None: computed, not kept).
 
     Cold only when this process has not loaded the FAQ before (which is why `run` uses fresh ones).
     """
@@ -77,7 +82,7 @@ def measure(
     config = load_config(config_path)
     entries = load_entries(config.resolve(config.faq.path))
     imported = time.perf_counter()
-    ranker, bands = best_ranker(engine_name)
+    ranker, bands = best_ranker(engine_name, vectors)
     loaded = time.perf_counter()
     engine = FaqEngine(entries, ranker, bands)
     indexed = time.perf_counter()
@@ -157,9 +162,13 @@ def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
 
 
 # -- driving fresh processes ----------------------------------------------------------------------
-def cold_measure(engine_name: str, sets: dict[str, Labelled], warmup: Sequence[str] = WARMUP) -> dict:
+def cold_measure(
+    engine_name: str, sets: dict[str, Labelled], warmup: Sequence[str] = WARMUP, vectors: Path | None = None
+) -> dict:
     """`measure` in a fresh interpreter: nothing loaded, nothing cached in memory."""
-    request = json.dumps({"engine": engine_name, "sets": sets, "warmup": list(warmup)})
+    request = json.dumps(
+        {"engine": engine_name, "sets": sets, "warmup": list(warmup), "vectors": str(vectors) if vectors else None}
+    )
     done = subprocess.run(
         [sys.executable, "-c", LAUNCHER, sys.executable, "-m", "bench.faq", "--child"],
         cwd=ROOT,
@@ -197,6 +206,15 @@ def run(
             for key in ("imports_s", "model_s", "index_s", "load_s", "peak_rss_loaded_mib")
         }
         result["engines"][engine_name] = {**full, "cold": cold}
+        if engine_name == "embedding":
+            with tempfile.TemporaryDirectory(prefix="bench-faq-") as folder:
+                vectors = Path(folder) / "faq-vectors.npz"
+                cold_measure(engine_name, {}, (), vectors)  # computes the vectors and keeps them
+                kept = [cold_measure(engine_name, {}, (), vectors) for _ in range(cold_runs)]
+            result["engines"][engine_name]["restart"] = {
+                key: _spread([load[key] for load in kept])
+                for key in ("model_s", "index_s", "load_s", "peak_rss_loaded_mib")
+            }
     result["duration_s"] = time.perf_counter() - began
     return result
 
@@ -235,6 +253,12 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {e.get('peak_rss_after_questions_mib', float('nan')):.0f} MiB "
             f"| {_ms(lat, 'p50')} | {_ms(lat, 'p95')} | {_ms(lat, 'max')} |"
         )
+        kept = e.get("restart")
+        if kept:
+            lines.append(
+                f"| {name}, vectors kept (a restart) | {_s(kept['load_s'])} | {_s(kept['model_s'])} "
+                f"| {_s(kept['index_s'])} | {kept['peak_rss_loaded_mib']['median']:.0f} MiB | – | – | – | – |"
+            )
     lines += [
         "",
         "Accuracy, as `python -m bot faq check` scores it. Top-1: the best-ranked entry is right "
@@ -286,7 +310,8 @@ def _child() -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     request = json.loads(sys.stdin.read())
     sets = {name: [tuple(pair) for pair in pairs] for name, pairs in request["sets"].items()}
-    result = measure(request["engine"], sets, warmup=request["warmup"])
+    vectors = Path(request["vectors"]) if request.get("vectors") else None
+    result = measure(request["engine"], sets, warmup=request["warmup"], vectors=vectors)
     result["vm_hwm_mib"] = _vm_hwm_mib()  # the kernel's own peak for this process: a cross-check
     print(RESULT_MARK + json.dumps(result), flush=True)
     return 0

@@ -8,10 +8,8 @@
   (which loads the MiniLM model) and 50 more questions; the same for the console.
 - Where the memory goes: a child process loading the same modules step by step (the bot's
   imports, onnxruntime, the model session, the FAQ index, 50 questions), as shipped and with the
-  recommended change to `cogs/faq/embedding.py` applied at run time (never edited here):
-  `enable_cpu_mem_arena = False` and the session loaded from the verified file's path instead of
-  a second in-memory copy. The whole bot is also run with that change (`--recommended`), so the
-  before/after is measured on `python -m bot run` itself.
+  model's graph as published (`cogs/faq/model_graph.int8_lookups` turned off at run time, never
+  edited here: the word-embedding table dequantized to float32 when the session loads).
 - Storage: the SQLite file (with its WAL, checkpointed) after 10,000 proposal intents and 100,000
   delivery rows (settled as sent, with message ids), written through the storage functions the bot
   uses; the write rates seen on the way.
@@ -49,64 +47,12 @@ CONSOLE_PRIVATE = re.compile(r"^\(only you can see this\)")
 PROFILE_MARK = "BENCH-PROCESS-PROFILE "
 
 
-# -- the recommended memory change, applied at run time ----------------------------------------------
-def apply_recommended() -> None:
-    """What the report recommends, applied at run time (the files are not edited):
-    - cogs/faq/embedding.py: the ONNX session gets `enable_cpu_mem_arena = False` and is built from
-      the model file's path (its hash still checked first) rather than from a second copy of its
-      bytes held in Python; applied when the FAQ first loads its model, as the shipped code imports
-      onnxruntime only then;
-    - bot/adapters/discord.py: the Discord port is registered (and "connected to Discord" logged) as
-      soon as the configured guild is available, instead of in `on_ready`, which discord.py delays by
-      `guild_ready_timeout` (2 s) waiting for more guilds this bot never has."""
-    import logging
-
-    import bot.adapters.discord as discord_adapter
-    import cogs.faq.cog as faq_cog
-    from bot.core.model import Platform
-
-    shipped = faq_cog.best_ranker
-
-    def best_ranker(*args, **kwargs):
-        _patch_onnx()
-        return shipped(*args, **kwargs)
-
-    faq_cog.best_ranker = best_ranker
-
-    async def on_guild_available(self, guild) -> None:
-        if guild.id == self.guild_id and self.app.platforms.get(Platform.DISCORD) is not self.port:
-            self.app.platforms[Platform.DISCORD] = self.port
-            logging.getLogger("bot.adapters.discord").info("connected to Discord as %s (guild available)", self.user)
-
-    discord_adapter.DiscordBot.on_guild_available = on_guild_available
-
-
-def _patch_onnx() -> None:
-    import importlib.resources
-
-    import onnxruntime
-
+# -- the comparison, applied at run time ---------------------------------------------------------------
+def _published_graph() -> None:
+    """The model loaded as published: no int8 lookup tables (what `--profile --published` measures)."""
     import cogs.faq.embedding as embedding
 
-    if getattr(onnxruntime.InferenceSession, "bench_recommended", False):
-        return
-    model_path = Path(str(importlib.resources.files(embedding.MODEL_PACKAGE) / "model.onnx"))
-    shipped_verified, shipped_session = embedding._verified, onnxruntime.InferenceSession
-
-    def verified(path: Path, expected: str) -> bytes:
-        data = shipped_verified(path, expected)
-        return b"" if path == model_path else data  # checked; the session reads the file itself
-
-    class Session(shipped_session):
-        bench_recommended = True
-
-        def __init__(self, model, options=None, *args, **kwargs):
-            options = options or onnxruntime.SessionOptions()
-            options.enable_cpu_mem_arena = False
-            super().__init__(str(model_path) if model == b"" else model, options, *args, **kwargs)
-
-    embedding._verified = verified
-    onnxruntime.InferenceSession = Session
+    embedding.int8_lookups = lambda model: None
 
 
 def _status() -> dict[str, float]:
@@ -117,8 +63,8 @@ def _status() -> dict[str, float]:
     return {"rss": found.get("VmRSS", 0.0), "peak": found.get("VmHWM", 0.0)}
 
 
-def _profile(recommended: bool) -> int:
-    """`python -m bench.process --profile [--recommended]`: memory after each loading step."""
+def _profile(published: bool) -> int:
+    """`python -m bench.process --profile [--published]`: memory after each loading step."""
     steps = [("start", _status())]
     import bot.adapters.discord
     import bot.adapters.slack
@@ -128,8 +74,8 @@ def _profile(recommended: bool) -> int:
     steps.append(("bot, discord.py, slack-bolt, aiohttp imported", _status()))
     import onnxruntime  # noqa: F401
 
-    if recommended:
-        _patch_onnx()
+    if published:
+        _published_graph()
     steps.append(("onnxruntime imported", _status()))
     from bot.config import load_config
     from cogs.faq.engine import FaqEngine, best_ranker
@@ -149,8 +95,8 @@ def _profile(recommended: bool) -> int:
     return 0
 
 
-async def _profile_child(recommended: bool) -> list:
-    args = [sys.executable, "-m", "bench.process", "--profile"] + (["--recommended"] if recommended else [])
+async def _profile_child(published: bool) -> list:
+    args = [sys.executable, "-m", "bench.process", "--profile"] + (["--published"] if published else [])
     child = await h.Child.start(args, h.child_env(), "memory profile")
     await child.process.wait()
     await child.stop()
@@ -161,9 +107,7 @@ async def _profile_child(recommended: bool) -> list:
 
 
 # -- `python -m bot run` with both platforms ---------------------------------------------------------------
-async def _platform_run(
-    folder: Path, index: int, *, exercise: bool, recommended: bool = False, faq_engine: str | None = None
-) -> dict[str, Any]:
+async def _platform_run(folder: Path, index: int, *, exercise: bool, faq_engine: str | None = None) -> dict[str, Any]:
     from bench.burst import DiscordSide, SlackSide, questions
     from tests.fakes.discord_server import APPLICATION_COMMAND
 
@@ -182,8 +126,7 @@ async def _platform_run(
             BOT_NOW=h.BURST_NOW.isoformat(),
             BOT_LOG_LEVEL="INFO",
         )
-        module = "bench.process" if recommended else "bot"
-        args = [sys.executable, "-m", module, *(["--recommended-run"] if recommended else ["run"])]
+        args = [sys.executable, "-m", "bot", "run"]
         spawned = time.monotonic()
         child = await h.Child.start(args, env, "bot (both platforms)")
 
@@ -355,9 +298,7 @@ def _spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-async def _run(
-    startup_runs: int, intents: int, deliveries: int, profile: bool, recommended: bool, faq_engine: str | None
-) -> dict:
+async def _run(startup_runs: int, intents: int, deliveries: int, profile: bool, faq_engine: str | None) -> dict:
     folder = h.scratch_dir("process")
     try:
         runs = [await _platform_run(folder, 0, exercise=True, faq_engine=faq_engine)]
@@ -371,11 +312,9 @@ async def _run(
             },
             "console": await _console_run(folder, faq_engine),
         }
-        if recommended:
-            result["recommended_run"] = await _platform_run(folder, 99, exercise=True, recommended=True)
         if profile:
-            shipped, recommended_ = await asyncio.gather(_profile_child(False), _profile_child(True))
-            result["profile"] = {"shipped": shipped, "recommended": recommended_}
+            shipped, published = await asyncio.gather(_profile_child(False), _profile_child(True))
+            result["profile"] = {"shipped": shipped, "published_graph": published}
         result["storage"] = await storage_size(folder, intents, deliveries)
         return result
     finally:
@@ -388,11 +327,10 @@ def run(
     deliveries: int = DELIVERIES,
     profile: bool = True,
     faq_engine: str | None = None,
-    recommended: bool = True,
 ) -> dict[str, Any]:
     began = time.perf_counter()
     result = {"machine": machine(PACKAGES)}
-    result.update(asyncio.run(_run(startup_runs, intents, deliveries, profile, recommended, faq_engine)))
+    result.update(asyncio.run(_run(startup_runs, intents, deliveries, profile, faq_engine)))
     peak = result["runs"][0].get("after_faq", {}).get("peak")
     result["targets"] = {
         "startup_s": {
@@ -435,48 +373,35 @@ def markdown(result: dict[str, Any]) -> str:
         f"| {_mib(first['ready']['rss_mib'])} | {_mib(first.get('after_faq', {}).get('peak'))} "
         f"| {first.get('first_faq_s', 0):.2f} s | {first['shutdown_s']:.2f} s |",
     ]
-    rec = result.get("recommended_run")
-    if rec:
-        lines.append(
-            f"| both platforms, recommended changes | {rec['ready']['slack_s']:.2f} s "
-            f"| {rec['ready']['discord_first_answer_s'] or 0:.2f} s | {rec['ready']['discord_s']:.2f} s "
-            f"| {rec['ready']['both_s']:.2f} s | {_mib(rec['ready']['rss_mib'])} "
-            f"| {_mib(rec.get('after_faq', {}).get('peak'))} | {rec.get('first_faq_s', 0):.2f} s "
-            f"| {rec['shutdown_s']:.2f} s |"
-        )
     lines += [
         f"| console (no credentials) | – | – | – | {console['ready_s']:.2f} s (first answer "
         f"{console['first_answer_s']:.2f} s) | {_mib(console['rss_mib']['rss'])} "
         f"| {_mib(console['after_faq']['peak'])} | – | – |",
         "",
-        "Recommended changes (applied at run time by `python -m bench.process --recommended-run`, no file "
-        "edited): the ONNX session with `enable_cpu_mem_arena = False`, built from the verified model file's "
-        "path; the Discord port registered when the configured guild is available rather than in `on_ready` "
-        "(which discord.py holds back 2 s, `guild_ready_timeout`, for guilds this bot never has).",
+        "Discord is ready when the configured server is available (`on_guild_available`), not at `on_ready`, "
+        "which discord.py holds back 2 s (`guild_ready_timeout`) for servers this bot is never in. The first "
+        "/faq builds the knowledge base's vectors; they are then kept next to the database, so after a restart "
+        "it only loads the model.",
         "",
         f"Targets: start-up < {t['startup_s']['limit']:.0f} s: {t['startup_s']['value']:.2f} s "
         f"{'✅' if t['startup_s']['met'] else '❌'}; peak RSS < {t['peak_rss_mib']['limit']:.0f} MB: "
-        f"{_mib(t['peak_rss_mib']['value'])} {'✅' if t['peak_rss_mib']['met'] else '❌'}"
-        + (
-            f" (with the recommended changes: start-up {rec['ready']['both_s']:.2f} s, peak "
-            f"{_mib(rec.get('after_faq', {}).get('peak'))})."
-            if rec
-            else "."
-        ),
+        f"{_mib(t['peak_rss_mib']['value'])} {'✅' if t['peak_rss_mib']['met'] else '❌'}.",
     ]
     profile = result.get("profile")
-    if profile:
+    if profile and "published_graph" in profile:
         lines += [
             "",
-            "Where the memory goes (one process loading step by step; RSS / peak so far):",
+            "Where the memory goes (one process loading step by step; RSS / peak so far). As shipped, the "
+            "word-embedding table stays int8 (`cogs/faq/model_graph.py`, the same vectors bit for bit); as "
+            "published, onnxruntime dequantizes it to float32 when the session loads:",
             "",
-            "| step | as shipped | recommended: no CPU arena, session from the file's path |",
+            "| step | as shipped | the model's graph as published |",
             "|---|---|---|",
         ]
-        for (step, shipped), (_, recommended) in zip(profile["shipped"], profile["recommended"], strict=True):
+        for (step, shipped), (_, published) in zip(profile["shipped"], profile["published_graph"], strict=True):
             lines.append(
                 f"| {step} | {shipped['rss']:.0f} / {shipped['peak']:.0f} MiB "
-                f"| {recommended['rss']:.0f} / {recommended['peak']:.0f} MiB |"
+                f"| {published['rss']:.0f} / {published['peak']:.0f} MiB |"
             )
     s = result["storage"]
     lines += [
@@ -496,12 +421,7 @@ def _sp(spread: dict[str, float]) -> str:
 
 def _main(argv: list[str]) -> int:
     if argv[:1] == ["--profile"]:
-        return _profile("--recommended" in argv)
-    if argv == ["--recommended-run"]:
-        apply_recommended()
-        from bot.cli import main
-
-        return main(["run"])
+        return _profile("--published" in argv)
     sys.exit("internal entry point; run the benchmark with: python -m bench process")
 
 

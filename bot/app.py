@@ -5,8 +5,9 @@ Adapters hold an `App` and call `app.dispatcher`; cogs receive it in their const
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 
 from bot.config import Config
 from bot.core.clock import Clock
@@ -37,6 +38,7 @@ class App:
         self.timer: Timer | None = None  # started once the platforms are connected
         # Every connected platform's port, for features that reach all of them (announcements).
         self.platforms: dict[Platform, PlatformPort] = {}
+        self._background: set[asyncio.Task] = set()
 
     @staticmethod
     def registry_for(config: Config) -> Registry:
@@ -69,6 +71,26 @@ class App:
                 log.exception("could not post in %s on %s", channel_names[0], port.platform)
         return landed
 
+    def in_background(self, work: Awaitable[object], what: str) -> asyncio.Task:
+        """Run `work` without making the reply wait for it (a notice to organizers, say): kept until
+        done, a failure logged with `what`, waited for by `idle()` and by `close()`."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("%s failed", what)
+
+        task = asyncio.create_task(guarded(), name=what)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def idle(self) -> None:
+        """Wait until the background work (and any it started) is done."""
+        while self._background:
+            await asyncio.gather(*list(self._background))
+
     async def start_timer(self) -> Timer:
         """Reconcile the ledger, deliver what is overdue, and keep time for what is to come."""
         if self.timer is None:
@@ -76,9 +98,14 @@ class App:
             await self.timer.start()
         return self.timer
 
-    async def close(self) -> None:
+    async def close(self, patience: float = 5.0) -> None:
         if self.timer:
             self.timer.stop()
+        if self._background:  # notices under way get a moment to land before storage closes
+            _, late = await asyncio.wait(list(self._background), timeout=patience)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         await self.db.close()
 
 

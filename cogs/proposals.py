@@ -6,6 +6,7 @@ record that someone plans one, so it can point them to the form and remind them 
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import csv
 import datetime as dt
@@ -49,6 +50,7 @@ class ProposalsCog:
         self.areas = tuple(Choice(a.id, a.label) for a in config.areas)
         self.type_labels = {c.value: c.label for c in self.types}
         self.area_labels = {c.value: c.label for c in self.areas}
+        self._notices = asyncio.Lock()  # organizers' notices go out one at a time, after a rush too
 
     # -- the form ---------------------------------------------------------------------------------
     @form_builder(FORM)
@@ -133,7 +135,9 @@ class ProposalsCog:
                 f"You already have {limit} open intents, the most one person can keep. Withdraw one "
                 "(/proposals withdraw ID) or write to " + self.app.config.links.contact_email + "."
             ) from None
-        await self._notify_organizers(intent)
+        # In the background: on Slack a channel takes about one message a second, and in a rush the
+        # person's confirmation should not queue behind everyone's notices.
+        self.app.in_background(self._notify_organizers(intent), f"telling organizers of intent #{intent.id}")
         return self._confirmation(ctx, intent, f"Intent #{intent.id} recorded")
 
     def _confirmation(self, ctx: Context, intent: store.Intent, headline: str) -> Reply:
@@ -184,9 +188,10 @@ class ProposalsCog:
             f"({self._kind(intent)}) "
             f"by {intent.display_name} ({intent.platform})."
         )
-        await self.app.post_everywhere(
-            [self.app.config.channels.organizers], Message(text, dedupe_key=f"intent-new-{intent.id}")
-        )
+        async with self._notices:  # in a rush, hundreds of channel look-ups and posts at once would slow replies
+            await self.app.post_everywhere(
+                [self.app.config.channels.organizers], Message(text, dedupe_key=f"intent-new-{intent.id}")
+            )
 
     # -- the deadline -----------------------------------------------------------------------------
     async def _check_open(self, ctx: Context) -> None:

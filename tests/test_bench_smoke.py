@@ -89,9 +89,7 @@ def run_platform_benchmarks_tiny() -> dict:
         "burst discord": lambda: burst.run(adapters=("discord",), what_if=(), **tiny),
         "burst slack": lambda: burst.run(adapters=("slack",), what_if=(("slack", "click", 2),), **tiny),
         "fanout": lambda: fanout.run(sizes=((3, 2),), default_sizes=(), stagger=0.0),
-        "process": lambda: process.run(
-            startup_runs=1, intents=30, deliveries=120, profile=False, recommended=False, faq_engine="lexical"
-        ),
+        "process": lambda: process.run(startup_runs=1, intents=30, deliveries=120, profile=False, faq_engine="lexical"),
     }
 
     with ThreadPoolExecutor(len(jobs)) as pool:

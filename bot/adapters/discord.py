@@ -5,7 +5,9 @@
   (Discord allows 200 command creates a day; `on_ready` fires again after every reconnect).
 - Every interaction is answered within Discord's 3 seconds: the dispatcher's work starts at
   once, and if it has not finished after `defer_after` seconds the bot defers ("thinking…") and
-  sends the reply as a followup.
+  sends the reply as a followup. When other interactions are being answered too (a rush) and the
+  answer cannot be a modal (which must be the first response), the bot defers at once: the work
+  would queue behind the others', and the acknowledgement should not.
 - Replies are messages (private → ephemeral), forms are modals, buttons are persistent dynamic
   items, files are attachments; nothing pings anyone unless a message opts in
   (`AllowedMentions.none()`). Rendering lives in `discord_ui`, side effects in `discord_port`.
@@ -25,6 +27,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -73,7 +76,10 @@ REQUIRED_PERMISSIONS = discord.Permissions(
     create_events=True,
 )
 
-DEFER_AFTER = 1.0  # seconds of work before the bot defers (Discord's window is 3 s)
+DEFER_AFTER = 0.25  # seconds of work before the bot defers (Discord's window is 3 s)
+# Interactions being answered at once (this one included) from which one whose answer cannot be a
+# modal is deferred before its work starts.
+BUSY_AT = 2
 SYNC_KEY = "discord.commands.{guild_id}"
 GLOBAL_SYNC_KEY = "discord.commands.global"
 
@@ -131,6 +137,8 @@ class DiscordBot(commands.Bot):
         self.port = DiscordPort(self)
         self.drafts = ui.Drafts(app.db)
         self.defer_after = DEFER_AFTER
+        self.busy_at = BUSY_AT
+        self._answering = 0  # interactions being answered now
 
     @property
     def dispatcher(self):
@@ -182,6 +190,12 @@ class DiscordBot(commands.Bot):
         log.info("synced %s", what)
         return True
 
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        # The configured server is in the cache: the port can work. discord.py holds `on_ready` back
+        # 2 s (guild_ready_timeout) waiting for servers this bot is never in.
+        if guild.id == self.guild_id:
+            self._register_port(f"server {guild.id} available")
+
     async def on_ready(self) -> None:
         # on_ready fires again after reconnects: only idempotent work here (never a sync).
         if self.get_guild(self.guild_id) is None:
@@ -189,8 +203,12 @@ class DiscordBot(commands.Bot):
                 "the bot is not a member of server %s (config.discord.guild_id); invite it first",
                 self.guild_id,
             )
-        self.app.platforms[Platform.DISCORD] = self.port
-        log.info("connected to Discord as %s", self.user)
+        self._register_port("ready")
+
+    def _register_port(self, why: str) -> None:
+        if self.app.platforms.get(Platform.DISCORD) is not self.port:
+            self.app.platforms[Platform.DISCORD] = self.port
+            log.info("connected to Discord as %s (%s)", self.user, why)
 
     async def close(self) -> None:
         if self.app.platforms.get(Platform.DISCORD) is self.port:
@@ -229,7 +247,8 @@ class DiscordBot(commands.Bot):
         async def work(actor: Actor, place: Place) -> Outcome:
             return await self.dispatcher.run_command(name, raw, actor, place, self.port)
 
-        await self._answer(interaction, work)
+        command = self.app.registry.get(name)
+        await self._answer(interaction, work, may_open_modal=may_return_form(command.handler if command else None))
 
     async def on_autocomplete(
         self, interaction: discord.Interaction, name: str, option: str, partial: str
@@ -241,7 +260,8 @@ class DiscordBot(commands.Bot):
         async def work(actor: Actor, place: Place) -> Outcome:
             return await self.dispatcher.click(button_id, actor, place, self.port)
 
-        await self._answer(interaction, work)
+        route = self.app.registry.buttons.get(button_id.partition(":")[0])
+        await self._answer(interaction, work, may_open_modal=may_return_form(route.handler if route else None))
 
     async def on_open_draft(self, interaction: discord.Interaction, token: str) -> None:
         draft = await self.drafts.load(token)
@@ -267,7 +287,7 @@ class DiscordBot(commands.Bot):
         async def work(actor: Actor, place: Place) -> Outcome:
             return await self._submit(ref, values, actor, place)
 
-        await self._answer(interaction, work)
+        await self._answer(interaction, work, may_open_modal=False)  # a modal never answers a modal
 
     async def _submit(self, ref: ui.ModalRef, values: dict[str, str], actor: Actor, place: Place) -> Outcome:
         draft = await self.drafts.load(ref.token)
@@ -300,26 +320,41 @@ class DiscordBot(commands.Bot):
         return outcome
 
     async def _answer(
-        self, interaction: discord.Interaction, work: Callable[[Actor, Place], Awaitable[Outcome]]
+        self,
+        interaction: discord.Interaction,
+        work: Callable[[Actor, Place], Awaitable[Outcome]],
+        *,
+        may_open_modal: bool = True,
     ) -> None:
-        """Run `work` and show its outcome, deferring first if it takes longer than a moment."""
+        """Run `work` and show its outcome, deferring first if it takes longer than a moment, or at
+        once in a rush when the outcome cannot be a modal."""
 
         async def run() -> Outcome:
             return await work(await self.actor_for(interaction.user), self._place(interaction))
 
-        task = asyncio.ensure_future(run())
+        task: asyncio.Future[Outcome] | None = None
+        self._answering += 1
         try:
-            done, _ = await asyncio.wait({task}, timeout=self.defer_after)
-            deferred = not done
-            if deferred:
+            if not may_open_modal and self._answering >= self.busy_at:
+                deferred = True
                 await interaction.response.defer(ephemeral=True, thinking=True)
+                task = asyncio.ensure_future(run())
+            else:
+                task = asyncio.ensure_future(run())
+                done, _ = await asyncio.wait({task}, timeout=self.defer_after)
+                deferred = not done
+                if deferred:
+                    await interaction.response.defer(ephemeral=True, thinking=True)
             outcome = await task
             await self._show(interaction, outcome, deferred)
         except Exception:
             log.exception("could not answer a Discord interaction")
-            if not task.done():  # the work itself (a saved submission, say) still finishes
-                await asyncio.wait({task})
+            if task is None:  # deferring failed: the work is still done
+                task = asyncio.ensure_future(run())
+            await asyncio.gather(task, return_exceptions=True)  # the work itself (a saved submission, say) finishes
             await self._apologise(interaction)
+        finally:
+            self._answering -= 1
 
     async def _show(self, interaction: discord.Interaction, outcome: Outcome, deferred: bool) -> None:
         if isinstance(outcome, Form):
@@ -399,6 +434,15 @@ class DiscordBot(commands.Bot):
             # Outside an interaction nothing can be ephemeral: answer as a reply to the message.
             for part in ui.render(reply):
                 await message.reply(**part.kwargs(), mention_author=False)
+
+
+def may_return_form(handler: Callable[..., Any] | None) -> bool:
+    """Whether a handler can return a Form, read from its return annotation (as the Slack adapter's
+    `slack_replies.may_return_form`). Without an annotation, assume it can."""
+    annotation = getattr(handler, "__annotations__", {}).get("return")
+    if annotation is None:
+        return True
+    return re.search(r"\bForm\b", str(getattr(annotation, "__name__", annotation))) is not None
 
 
 async def serve(app: Any) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import logging
 import re
+from pathlib import Path
 
 from bot.core.context import Context
 from bot.core.dispatch import UsageError
@@ -32,6 +35,19 @@ from storage import faq as store
 log = logging.getLogger(__name__)
 ORGANIZER = Permission.ORGANIZER
 ENTRY_FORM = "faq-entry"
+VECTORS_FILE = "faq-vectors.npz"  # next to the database: the knowledge base's vectors across restarts
+
+
+@functools.cache
+def _model_thread() -> concurrent.futures.ThreadPoolExecutor:
+    """The one thread that loads and runs the FAQ model, for the whole process. In a rush, questions
+    queue here instead of filling the shared pool: inference keeps one core and the event loop the
+    other, so every request is still acknowledged at once (bench/results.md, burst)."""
+    return concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="faq-model")
+
+
+async def on_model_thread(func, /, *args):
+    return await asyncio.get_running_loop().run_in_executor(_model_thread(), func, *args)
 
 
 async def merged_entries(config, db) -> list[Entry]:
@@ -63,7 +79,7 @@ class FaqCog:
         self._lock = asyncio.Lock()
 
     async def engine(self) -> FaqEngine:
-        """Loaded on first use, in a thread: the model takes a second or two and must not stall replies."""
+        """Loaded on first use, on the model thread: the model takes a moment and must not stall replies."""
         async with self._lock:
             if self._engine is None:
                 try:
@@ -72,14 +88,18 @@ class FaqCog:
                     log.error("FAQ not loaded: %s", exc)
                     entries = []
                 engine_name = self.app.config.faq.engine
-                ranker, bands = await asyncio.to_thread(best_ranker, engine_name)
-                self._engine = await asyncio.to_thread(FaqEngine, entries, ranker, bands)
+                ranker, bands = await on_model_thread(best_ranker, engine_name, self._vectors_file())
+                self._engine = await on_model_thread(FaqEngine, entries, ranker, bands)
             return self._engine
+
+    def _vectors_file(self) -> Path | None:
+        database = Path(self.app.db.path)
+        return None if str(database) == ":memory:" else database.with_name(VECTORS_FILE)
 
     async def reload(self) -> None:
         engine = await self.engine()
         entries = await merged_entries(self.app.config, self.app.db)
-        await asyncio.to_thread(engine.reindex, entries)
+        await on_model_thread(engine.reindex, entries)
 
     def answer_text(self, entry: Entry) -> str:
         return f"**{entry.question}**\n{render_answer(entry, self.app.config, self.app.clock.now())}"
@@ -94,7 +114,7 @@ class FaqCog:
     async def ask(self, ctx: Context) -> Reply:
         question = ctx.options["question"].strip()
         engine = await self.engine()
-        decision = await asyncio.to_thread(engine.ask, question)
+        decision = await on_model_thread(engine.ask, question)
         if decision.outcome == "answer":
             entry = engine.entries[decision.entry_id]
             return Reply(self.answer_text(entry), buttons=(Button(f"faq-share:{entry.id}", "Share in channel"),))
@@ -139,7 +159,7 @@ class FaqCog:
         if not (ctx.mentioned or in_help_channel) or len(text.strip()) < 4:
             return None
         engine = await self.engine()
-        decision = await asyncio.to_thread(engine.ask, text)
+        decision = await on_model_thread(engine.ask, text)
         if decision.outcome != "answer":
             return None
         entry = engine.entries[decision.entry_id]

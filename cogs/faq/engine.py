@@ -6,8 +6,10 @@ Shared by the cog and the organizer tools (`python -m bot faq ask|check|export`)
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cogs.faq.knowledge import Entry
 from cogs.faq.matching import (
@@ -23,13 +25,14 @@ from cogs.faq.matching import (
 log = logging.getLogger(__name__)
 
 
-def best_ranker(engine: str = "auto") -> tuple[Ranker, Bands]:
-    """The embedding ranker when it loads (or is asked for), else the lexical one."""
+def best_ranker(engine: str = "auto", cache: Path | None = None) -> tuple[Ranker, Bands]:
+    """The embedding ranker when it loads (or is asked for), else the lexical one. `cache`: a file
+    keeping the knowledge base's vectors across restarts."""
     if engine != "lexical":
         from cogs.faq.embedding import EMBEDDING_BANDS, EmbeddingRanker, ModelUnavailable
 
         try:
-            return SpellingRanker(EmbeddingRanker()), EMBEDDING_BANDS
+            return SpellingRanker(EmbeddingRanker(cache=cache)), EMBEDDING_BANDS
         except ModelUnavailable as exc:
             if engine == "embedding":
                 raise
@@ -38,18 +41,31 @@ def best_ranker(engine: str = "auto") -> tuple[Ranker, Bands]:
 
 
 class FaqEngine:
+    REMEMBERED = 1024  # recent questions whose decision is kept until the entries change
+
     def __init__(self, entries: Sequence[Entry], ranker: Ranker, bands: Bands):
         self.ranker = ranker
         self.bands = bands
         self.entries: dict[str, Entry] = {}
+        self._decisions: OrderedDict[str, Decision] = OrderedDict()
         self.reindex(entries)
 
     def reindex(self, entries: Iterable[Entry]) -> None:
         self.entries = {e.id: e for e in entries}
         self.ranker.index(list(self.entries.values()))
+        self._decisions.clear()
 
     def ask(self, question: str) -> Decision:
-        return decide(self.ranker.rank(question), self.bands)
+        """The decision for `question`; in a rush many people ask the same thing, so recent ones are
+        remembered (not thread-safe: the cog asks from its one model thread)."""
+        decision = self._decisions.get(question)
+        if decision is None:
+            decision = self._decisions[question] = decide(self.ranker.rank(question), self.bands)
+            if len(self._decisions) > self.REMEMBERED:
+                self._decisions.popitem(last=False)
+        else:
+            self._decisions.move_to_end(question)
+        return decision
 
 
 @dataclass

@@ -159,10 +159,11 @@ async def test_files_arrive_as_attachments(discord_strict):
 
 @pytest.fixture
 def quick_defer(discord_env):
-    """Defer after 50 ms instead of a second, so slow handlers (0.3 s) take the deferred path."""
+    """Defer after 50 ms, so slow handlers (0.3 s) take the deferred path."""
+    shipped = discord_env.bot.defer_after
     discord_env.bot.defer_after = 0.05
     yield discord_env
-    discord_env.bot.defer_after = 1.0
+    discord_env.bot.defer_after = shipped
 
 
 async def test_slow_work_is_deferred_then_answered_privately(discord_strict, quick_defer):
@@ -188,6 +189,40 @@ async def test_a_form_that_comes_too_late_for_a_modal_is_offered_as_a_button(dis
     assert "press the button to fill it in" in seen.text
     opened = await fake.click(ana, seen.message_with("Open the form"), "Open the form")
     assert opened.modal["title"] == "Proposal intent"
+
+
+@pytest.fixture
+def rush(discord_env):
+    """As in a rush: every interaction finds others being answered."""
+    shipped = discord_env.bot.busy_at
+    discord_env.bot.busy_at = 1
+    yield discord_env
+    discord_env.bot.busy_at = shipped
+
+
+async def test_in_a_rush_an_answer_that_cannot_be_a_modal_is_deferred_at_once(discord_strict, rush):
+    fake, ana = rush.fake, rush.participant
+    seen = await fake.slash(ana, "probe echo", {"text": "hello"})
+    assert seen.deferred
+    assert seen.text == "You said: hello"
+    assert not seen.ephemeral
+    assert [m.content for m in fake.messages_in("general")][-1] == "You said: hello"
+    private = await fake.slash(ana, "probe slow")
+    assert private.deferred and private.ephemeral
+
+
+async def test_in_a_rush_a_command_that_may_open_a_modal_still_opens_it(discord_strict, rush):
+    opened = await rush.fake.slash(rush.participant, "probe form")
+    assert opened.modal["title"] == "Proposal intent"
+
+
+async def test_several_at_once_are_each_answered_once(discord_strict):
+    world = discord_strict
+    fake = world.fake
+    people = [fake.member(name) for name in ("ana", "dana", "olu")]
+    seen = await asyncio.gather(*(fake.slash(p, "probe echo", {"text": f"hi {n}"}) for n, p in enumerate(people)))
+    assert sorted(s.text for s in seen) == ["You said: hi 0", "You said: hi 1", "You said: hi 2"]
+    assert world.bot._answering == 0
 
 
 async def test_user_text_never_pings_anyone(discord_strict):

@@ -11,8 +11,9 @@ import sys
 import discord
 import pytest
 
-from bot.adapters.discord import REQUIRED_PERMISSIONS, serve
+from bot.adapters.discord import REQUIRED_PERMISSIONS, DiscordBot, serve
 from bot.app import App
+from bot.core.model import Platform
 from cogs.general import GeneralCog
 from tests.adapters.conftest import ROOT, TOKEN, ProbeCog, conference_guild
 from tests.fakes.discord_server import PRIVILEGED_INTENTS
@@ -163,6 +164,35 @@ async def test_a_wrong_token_fails_to_log_in(tmp_path, monkeypatch):
         await app.close()
     finally:
         await fake.close()
+
+
+async def test_the_port_is_ready_as_soon_as_the_server_is_available(tmp_path, monkeypatch):
+    # discord.py holds on_ready back (guild_ready_timeout, 2 s) for servers this bot is never in;
+    # the bot's own server is in the cache before that, and that is all the port needs.
+    fake = await conference_guild().start()
+    app = await _app(fake, tmp_path)
+    monkeypatch.setenv("DISCORD_API_URL", fake.api_url)
+    monkeypatch.setenv("DISCORD_GATEWAY_URL", fake.gateway_url)
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    )
+    bot = DiscordBot(app, guild_ready_timeout=5, max_messages=None)
+    task = asyncio.create_task(bot.start(TOKEN))
+    try:
+        async with asyncio.timeout(10):
+            while Platform.DISCORD not in app.platforms:  # noqa: ASYNC110 (no event to wait on)
+                await asyncio.sleep(0.01)
+        assert app.platforms[Platform.DISCORD] is bot.port
+        assert not bot.is_ready()
+        seen = await fake.slash("ana", "about")
+        assert seen.text.startswith("**Challenging Norms")
+    finally:
+        await bot.close()
+        await task
+        await app.close()
+        await fake.close()
+    assert Platform.DISCORD not in app.platforms
 
 
 async def test_serve_refuses_to_start_without_a_server_id(tmp_path, monkeypatch):

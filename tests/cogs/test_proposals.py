@@ -167,6 +167,7 @@ async def test_organizers_hear_of_each_new_intent_without_the_email(app, partici
 
     app.platforms[Platform.DISCORD] = Recorder()
     await propose(app, participant, lobby)
+    await app.idle()  # the notice goes out in the background
     assert posts == [
         (
             "organizers",
@@ -176,6 +177,29 @@ async def test_organizers_hear_of_each_new_intent_without_the_email(app, partici
             "intent-new-1",
         )
     ]
+
+
+async def test_the_confirmation_does_not_wait_for_the_organizers_notice(app, participant, lobby, caplog):
+    started, release = asyncio.Event(), asyncio.Event()
+
+    class SlowChannel:  # as a Slack channel taking one message a second, in a rush
+        platform = Platform.SLACK
+
+        async def find_channel(self, name):
+            return Place(Platform.SLACK, "C", name=name)
+
+        async def post(self, place, message):
+            started.set()
+            await release.wait()
+            raise RuntimeError("rate limited for good")
+
+    app.platforms[Platform.SLACK] = SlowChannel()
+    reply = await asyncio.wait_for(propose(app, participant, lobby), 5)
+    assert "Intent #1 recorded" in reply.text
+    await asyncio.wait_for(started.wait(), 5)
+    release.set()
+    await app.idle()
+    assert "could not post in organizers on slack" in caplog.text  # logged, never raised at the person
 
 
 async def test_notifications_can_be_turned_off(config, clock, tmp_path, participant, lobby):
