@@ -24,10 +24,10 @@ buttons and modals need no intent at all; message events let listeners answer me
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -49,6 +49,7 @@ from bot.core.model import (
     Platform,
     Reply,
 )
+from bot.core.registry import may_return_form
 from bot.secrets import secret
 from storage import meta
 
@@ -315,9 +316,23 @@ class DiscordBot(commands.Bot):
             lines = ["Please fix this, and everything else you typed is kept:"]
             lines += [f"- {message}" for message in outcome.errors.values()]
             return Reply("\n".join(lines), buttons=(ui.draft_button(ref.token, "Fix it"),))
+        if isinstance(outcome, Reply) and outcome.incident:
+            return await self._keep_after_crash(
+                ref.token, ui.Draft(form_id, state or "", actor.user_id, typed, 0, True), outcome
+            )
         if draft is not None:
             await self.drafts.finish(ref.token)
         return outcome
+
+    async def _keep_after_crash(self, token: str, draft: ui.Draft, apology: Reply) -> Reply:
+        """A handler crashed on a submission: keep what was typed behind a "Try again" button, as the
+        apology promises (the modal itself is gone)."""
+        try:
+            await self.drafts.save(token, draft)
+        except Exception:  # the database may be what failed
+            log.exception("could not keep a draft after a failed submission")
+            return apology
+        return dataclasses.replace(apology, buttons=(ui.draft_button(token, "Try again"),))
 
     async def _answer(
         self,
@@ -434,15 +449,6 @@ class DiscordBot(commands.Bot):
             # Outside an interaction nothing can be ephemeral: answer as a reply to the message.
             for part in ui.render(reply):
                 await message.reply(**part.kwargs(), mention_author=False)
-
-
-def may_return_form(handler: Callable[..., Any] | None) -> bool:
-    """Whether a handler can return a Form, read from its return annotation (as the Slack adapter's
-    `slack_replies.may_return_form`). Without an annotation, assume it can."""
-    annotation = getattr(handler, "__annotations__", {}).get("return")
-    if annotation is None:
-        return True
-    return re.search(r"\bForm\b", str(getattr(annotation, "__name__", annotation))) is not None
 
 
 async def serve(app: Any) -> None:

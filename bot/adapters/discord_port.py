@@ -208,6 +208,10 @@ class DiscordPort:
                 return place_for(channel)
         return None
 
+    async def find_category(self, name: str) -> str | None:
+        wanted = name[:100].strip().lower()
+        return next((str(c.id) for c in self.guild.categories if c.name.lower() == wanted), None)
+
     @_platform_errors("create the category")
     async def create_category(self, name: str) -> str:
         category = await self.guild.create_category(name[:100])

@@ -40,10 +40,11 @@ from bot.adapters.slack_blocks import (
 from bot.adapters.slack_manifest import EVENTS_PATH, build_manifest
 from bot.adapters.slack_people import Directory
 from bot.adapters.slack_port import Pacer, SlackPort, web_client
-from bot.adapters.slack_replies import Origin, Replier, may_return_form
+from bot.adapters.slack_replies import Origin, Replier
 from bot.adapters.slack_text import from_slack, to_mrkdwn
 from bot.core.dispatch import UsageError, parse_option_text, resolve_command, usage
 from bot.core.model import Actor, Form, FormErrors, Place, PlaceKind, Platform, Reply
+from bot.core.registry import may_return_form
 from bot.secrets import secret
 from storage import seen_events
 

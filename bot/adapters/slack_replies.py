@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,16 +31,6 @@ log = logging.getLogger(__name__)
 # A trigger_id expires 3 s after Slack sent the request. Waiting this long (from receipt) for a
 # handler still leaves time to open a modal over a slow network.
 LOADING_AFTER = 1.5
-
-
-def may_return_form(handler: Callable[..., Any] | None) -> bool:
-    """Whether a handler can return a Form, read from its return annotation (cogs write
-    `-> Reply`, `-> Form`, `-> Reply | Form`). Without an annotation, assume it can."""
-    annotation = getattr(handler, "__annotations__", {}).get("return")
-    if annotation is None:
-        return True
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
-    return re.search(r"\bForm\b", str(text)) is not None
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,17 @@ def listener(name: str) -> Callable:
     return _mark("listener", name=name)
 
 
+def may_return_form(handler: Callable[..., Any] | None) -> bool:
+    """Whether a handler can return a Form, read from its return annotation (cogs write `-> Reply`,
+    `-> Form`, `-> Reply | Form`). Without an annotation, assume it can. Adapters use it to answer at
+    once in a rush when the answer cannot be a modal (which must be the first response)."""
+    annotation = getattr(handler, "__annotations__", {}).get("return")
+    if annotation is None:
+        return True
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    return re.search(r"\bForm\b", str(text)) is not None
+
+
 def timeline(name: str) -> Callable:
     """Mark `async def plan(self) -> list[Occurrence]` as a source of scheduled messages (see
     bot.delivery): every occurrence, past and future, rebuilt from storage and config."""

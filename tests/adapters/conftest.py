@@ -181,6 +181,7 @@ class ProbeCog:
     def __init__(self, app):
         self.app = app
         self.slow = 0.3  # seconds the slow commands take
+        self.crashes = 0  # submissions of the intent form to fail, as a locked database would
 
     @command("probe buttons", "A public reply with a button and a link")
     async def buttons(self, ctx: Context) -> Reply:
@@ -223,6 +224,9 @@ class ProbeCog:
 
     @form_handler("probe-intent")
     async def intent_submitted(self, ctx: Context, values: dict[str, str], state: str) -> Reply:
+        if self.crashes:
+            self.crashes -= 1
+            raise RuntimeError("database is locked")
         return Reply(
             f"Thanks {values['name']}: “{values['title']}” ({values['kind']}) from {values['email']}; "
             f"summary {len(values['summary'])} characters; state {state}."

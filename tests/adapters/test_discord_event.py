@@ -463,3 +463,19 @@ async def test_the_summary_counts_who_talked_in_area_channels_and_coalitions(wor
     assert "- Residency culture: 1 member, 1 message from 1 person" in summary
     assert "- Curriculum reform: 0 members, 0 messages from 0 people" in summary
     assert await counted() == 3
+
+
+async def test_a_category_created_just_before_a_crash_is_finished_not_made_twice(world):
+    """/event setup noted the category, Discord made it, and the bot died before recording it."""
+    from cogs.event import places
+
+    fake = world.fake
+    item = next(p for p in places.plan(world.app.config, "discord") if p.kind == "category")
+    await places.intend(world.app.db, "discord", item, world.app.clock.now())
+    category = fake.add_channel(item.name, type=CATEGORY)
+    await fake.dispatch("CHANNEL_CREATE", category)
+    await fake._until(lambda: any(c.name == item.name for c in world.bot.port.guild.categories), 5, "the category")
+    setup = await set_up(world)
+    assert "- created category Challenging Norms (finished after an interruption)" in changes(setup)
+    assert [c["id"] for c in fake.channels.values() if c.get("name") == item.name] == [category["id"]]
+    assert fake.channel("lobby")["parent_id"] == category["id"]

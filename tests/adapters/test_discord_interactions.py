@@ -67,6 +67,21 @@ async def test_a_used_fix_it_button_says_the_form_is_done(discord_strict):
     assert "already submitted or has expired" in again.text
 
 
+async def test_a_submission_that_crashes_keeps_what_was_typed_behind_try_again(discord_strict):
+    world = discord_strict
+    fake, ana = world.fake, world.participant
+    probe = next(c for c in world.app.cogs if isinstance(c, ProbeCog))
+    probe.crashes = 1
+    opened = await fake.slash(ana, "probe form")
+    failed = await fake.submit_modal(ana, opened, {**INTENT, "Email": "ana@example.org"})
+    assert failed.ephemeral and failed.text.startswith("Something went wrong on our side (reference ")
+    reopened = await fake.click(ana, failed.message_with("Try again"), "Try again")
+    assert reopened.modal_input("Your name")["value"] == "Ana Lima"
+    assert reopened.modal_input("Summary")["value"] == INTENT["Summary"]
+    done = await fake.submit_modal(ana, reopened, {})  # nothing retyped
+    assert done.text.startswith("Thanks Ana Lima: “Listening first” (workshop) from ana@example.org")
+
+
 async def test_two_people_filling_the_same_form_never_share_a_modal(discord_strict):
     world = discord_strict
     fake = world.fake
