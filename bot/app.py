@@ -15,7 +15,7 @@ from bot.core.dispatch import Dispatcher
 from bot.core.model import Message, Platform
 from bot.core.port import PlatformPort
 from bot.core.registry import Registry
-from bot.delivery import Deliveries
+from bot.delivery import Deliveries, rate_limits
 from bot.scheduler import Timer
 from storage.db import Database
 
@@ -34,6 +34,8 @@ class App:
         for cog in self.cogs:
             self.registry.add_cog(cog)
         self.dispatcher = Dispatcher(self)
+        # Each platform's request budget, shared by the delivery ledger and a port pacing its own requests.
+        self.rate_limits = rate_limits(config.delivery)
         self.deliveries = Deliveries(self)
         self.timer: Timer | None = None  # started once the platforms are connected
         # Every connected platform's port, for features that reach all of them (announcements).

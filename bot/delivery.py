@@ -5,7 +5,8 @@ A cog declares its timeline with `@timeline(name)`: an async method returning ev
 occurrence into ledger rows (one per target), then sends pending rows: claim (pending → sending),
 send with the row's dedupe key as the platform marker, settle (sent / failed / skipped).
 After a crash, rows left in `sending` are checked for their marker before being sent again.
-Sends are paced per platform by the requests each takes (`RateLimiter`, `request_cost`).
+Sends are paced per platform (`RateLimiter`): one gate per platform, on the App (`rate_limits`), shared
+with a port that paces its own requests (Discord's waits there for every REST request it makes).
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import heapq
+import itertools
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -25,6 +29,7 @@ from storage import deliveries as ledger
 
 if TYPE_CHECKING:
     from bot.app import App
+    from bot.config import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -76,46 +81,72 @@ class Report:
 
 
 class RateLimiter:
-    """At most `rate` requests per second on one platform (its global limit), spread evenly.
+    """At most `rate` requests per second on one platform (its global limit), spread evenly. One
+    instance per platform (`App.rate_limits`), shared by everything that makes that platform's
+    requests, is the only place that knows its budget.
 
-    Each send books the requests it is about to make (`request_cost`) and waits for its turn."""
+    Waiting requests take their turns in the order their tasks first asked: work under way (a join
+    that added someone and now posts the welcome) goes before work that started after it, so a
+    burst of commands finishes them one after another rather than everyone's first request before
+    anyone's second. Turns are not booked ahead: one given late (a busy event loop) moves the next
+    ones along, so requests never bunch (at most `rate` + 1 in any second)."""
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, rate: float):
         self.interval = 1.0 / rate if rate > 0 else 0.0
-        self._clock = clock
-        self._next = 0.0
-
-    def reserve(self, cost: int = 1) -> float:
-        """Book `cost` requests from the next free instant; returns the seconds to wait until then."""
-        if not self.interval:
-            return 0.0
-        now = self._clock()
-        delay = self._next - now
-        self._next = max(now, self._next) + self.interval * cost
-        return max(0.0, delay)
+        self._next = 0.0  # when the next turn may be given
+        self._waiting: list[tuple[int, int, int, asyncio.Future]] = []  # heap: (first, arrival, cost, turn)
+        self._arrivals = itertools.count()
+        self._first: weakref.WeakKeyDictionary[asyncio.Task, int] = weakref.WeakKeyDictionary()
+        self._giver: asyncio.Task | None = None
 
     async def wait(self, cost: int = 1) -> None:
-        if delay := self.reserve(cost):
-            await asyncio.sleep(delay)
+        """Wait for a turn to make `cost` requests."""
+        if not self.interval:
+            return
+        now, task, arrival = time.monotonic(), asyncio.current_task(), next(self._arrivals)
+        first = self._first.setdefault(task, arrival) if task else arrival  # this task's first request
+        if not self._waiting and now >= self._next:
+            self._next = now + self.interval * cost
+            return
+        turn = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (first, arrival, cost, turn))
+        if self._giver is None or self._giver.done():
+            self._giver = asyncio.create_task(self._give_turns(), name="rate limiter")
+        await turn
+
+    async def _give_turns(self) -> None:
+        while self._waiting:
+            if (delay := self._next - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
+            _, _, cost, turn = heapq.heappop(self._waiting)
+            if not turn.done():  # a cancelled waiter's turn goes to the next one
+                turn.set_result(None)
+                # The next turn is `cost` intervals after this one was due. Given late (a busy event loop),
+                # it moves along by all but half an interval of the delay: never under half an interval
+                # after this one, and the loop's usual lateness of a millisecond or two is made up.
+                self._next = max(self._next, time.monotonic() - self.interval / 2) + self.interval * cost
 
 
-def request_cost(target: Target) -> int:
-    """Requests one plain send takes against its platform's rate. Discord counts every request: a DM
-    opens the DM channel (discord.py keeps only a few in memory), then posts; a channel or thread post is
-    one. `slack_rate` counts messages (Slack opens DMs with another method, limited on its own)."""
-    return 2 if target.platform == Platform.DISCORD and target.kind == "user" else 1
+UNPACED = RateLimiter(0)
+
+
+def rate_limits(settings: Delivery) -> dict[Platform, RateLimiter]:
+    """Each platform's gate (`App.rate_limits`). Discord's counts every REST request the bot makes, under
+    Discord's 50/s for the whole bot: the adapter makes each wait there (`pace_requests`), the ledger's
+    sends included (a DM opens the DM channel, then posts); interaction responses, which Discord exempts,
+    do not. Slack's counts the ledger's messages (Slack opens DMs with another method, limited on its own)."""
+    return {
+        Platform.DISCORD: RateLimiter(settings.discord_rate),
+        Platform.SLACK: RateLimiter(settings.slack_rate),
+        Platform.CONSOLE: UNPACED,
+    }
 
 
 class Deliveries:
     def __init__(self, app: App):
         self.app = app
-        settings = app.config.delivery
-        self.limiters = {
-            Platform.DISCORD: RateLimiter(settings.discord_rate),
-            Platform.SLACK: RateLimiter(settings.slack_rate),
-            Platform.CONSOLE: RateLimiter(0),
-        }
-        self.concurrency = settings.concurrency
+        self.limiters = app.rate_limits  # the same gates a port pacing its own requests waits at
+        self.concurrency = app.config.delivery.concurrency
         self._run_lock = asyncio.Lock()
         # Rows this process is sending right now: `reconcile` leaves them alone (only a row left in
         # 'sending' by an earlier run, or by a send of this one that was cancelled, was interrupted).
@@ -222,6 +253,8 @@ class Deliveries:
             report.skipped += 1
             return
         keyed = dataclasses.replace(message, dedupe_key=row.key)
+        # A port that waits at its platform's gate for each request itself is not booked twice here.
+        limiter = UNPACED if getattr(port, "paces_requests", False) else self.limiters.get(row.platform, UNPACED)
         problem = ""
         # Platforms fail for a while (rate limits past the client's retries, outages): try again a
         # few times with the same marker, so a retry after a half-done send cannot duplicate.
@@ -229,7 +262,7 @@ class Deliveries:
             if attempt:
                 await asyncio.sleep(RETRY_DELAY * attempt)
             try:
-                await self.limiters.get(row.platform, self.limiters[Platform.CONSOLE]).wait(request_cost(target))
+                await limiter.wait()
                 posted = await (occurrence.send or _deliver)(port, target, keyed)
             except PlatformError as exc:
                 problem = str(exc)

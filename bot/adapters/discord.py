@@ -38,7 +38,7 @@ from discord.ext import commands
 
 from bot.adapters import discord_ui as ui
 from bot.adapters.discord_commands import build_commands, build_dm_commands
-from bot.adapters.discord_port import DiscordPort, place_for
+from bot.adapters.discord_port import DiscordPort, pace_requests, place_for
 from bot.core.model import (
     Actor,
     Choice,
@@ -133,6 +133,7 @@ class DiscordBot(commands.Bot):
             **options,
         )
         self.app = app
+        pace_requests(self.http, app.rate_limits[Platform.DISCORD])  # shared with the delivery ledger
         self.guild_id: int = app.config.discord.guild_id
         self.organizer_role: str = app.config.roles.organizer
         self.port = DiscordPort(self)

@@ -34,6 +34,7 @@ from storage import meta
 
 if TYPE_CHECKING:
     from bot.adapters.discord import DiscordBot
+    from bot.delivery import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,26 @@ def place_for(channel: Any) -> Place:
     return Place(Platform.DISCORD, str(channel.id), PlaceKind.CHANNEL, name=getattr(channel, "name", "") or "")
 
 
+def pace_requests(http: discord.http.HTTPClient, gate: RateLimiter) -> None:
+    """Make every REST request discord.py sends wait its turn at `gate`, the bot's share of Discord's
+    global limit (`App.rate_limits`): the port's calls (a post, a DM and the DM channel it opens, a thread,
+    a member added), the look-ups behind them, and the delivery ledger's sends, which go through the port
+    and so are counted here, each request once. Interaction responses and followups, which Discord exempts
+    from that limit, go through discord.py's webhook adapter instead and never wait here."""
+    request = http.request
+
+    @functools.wraps(request)
+    async def paced(*args: Any, **kwargs: Any) -> Any:
+        await gate.wait()
+        return await request(*args, **kwargs)
+
+    http.request = paced  # type: ignore[method-assign]
+
+
 class DiscordPort:
     platform = Platform.DISCORD
+    # Each request waits at the platform's gate (`pace_requests`): the ledger does not book its sends again.
+    paces_requests = True
 
     def __init__(self, bot: DiscordBot):
         self.bot = bot

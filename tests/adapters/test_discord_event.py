@@ -19,8 +19,9 @@ import aiohttp
 import pytest
 
 from bot.core.clock import Clock
-from bot.core.model import Message
+from bot.core.model import Message, Platform
 from bot.core.port import PlatformError
+from bot.delivery import Occurrence, Target
 from cogs.event import ActivityCog, CoalitionsCog, EventCog
 from cogs.event.program import load_program
 from cogs.general import GeneralCog
@@ -439,6 +440,51 @@ async def test_a_scheduled_prompt_reaches_every_coalition_post_once(world):
     await world.app.deliveries.run_due()
     expected = [f"💬 **Prompt from the organizers:** {text}"]
     assert prompts("Residency culture") == prompts("Curriculum reform") == expected
+
+
+async def test_a_burst_of_joins_during_a_fan_out_stays_under_discords_global_limit(world, monkeypatch):
+    """60 people join at once (each join adds them to the coalition's thread and posts a welcome)
+    while the ledger DMs 20 others: every request waits its turn at the App's one Discord gate, so
+    the fake, which enforces 50 requests/s, answers none with a 429."""
+    fake, app = world.fake, world.app
+    await set_up(world)
+    await app.idle()
+    joiners = [fake.add_member(f"joiner{n:02d}") for n in range(60)]
+    people = [Target("discord", "user", fake.add_member(f"reader{n:02d}")["user"]["id"]) for n in range(20)]
+    names = [c.name for c in app.config.event.coalitions]
+
+    async def everyone() -> list[Target]:
+        return people
+
+    async def hello(target: Target, late: bool) -> Message:
+        return Message("The program is out.")
+
+    fan_out = Occurrence("test", "burst", app.clock.now(), "a test", "people", everyone, hello)
+    gate = app.rate_limits[Platform.DISCORD]
+    booked: list[int] = []
+    wait = gate.wait
+
+    async def counted(cost: int = 1) -> None:
+        booked.append(cost)
+        await wait(cost)
+
+    monkeypatch.setattr(gate, "wait", counted)
+    before = len(fake.calls)
+
+    report, *seen = await asyncio.gather(
+        app.deliveries.run_occurrence(fan_out),
+        *(fake.slash(m, "coalition join", {"name": names[n % len(names)]}) for n, m in enumerate(joiners)),
+    )
+
+    assert report.sent == 20 and all(s.text.startswith("You joined") for s in seen)
+    calls = fake.calls[before:]
+    assert [c for c in calls if c.status == 429] == []
+    welcomes = [m for name in names for m in bot_messages(fake, name) if m.content.startswith("👋 Welcome, joiner")]
+    assert len(welcomes) == 60
+    # Each request counted against the limit was booked once, ledger sends included; interaction
+    # callbacks and followups (exempt on Discord) were not booked at all.
+    limited = [c for c in calls if not c.path.startswith(("/interactions/", "/webhooks/"))]
+    assert len(booked) == len(limited) >= 60 * 2 + 20 * 2
 
 
 async def test_the_summary_counts_who_talked_in_area_channels_and_coalitions(world):
