@@ -147,7 +147,8 @@ def test_the_manifest_takes_every_top_level_command(config):
     for name, entry in commands.items():
         assert re.fullmatch(r"/[a-z0-9_-]{1,31}", name) and name[1:] not in RESERVED_COMMANDS, name
         assert 1 <= len(entry["description"]) <= 100 and len(entry.get("usage_hint", "")) <= 100, name
-    assert commands["/coalition"]["description"] == "Coalition: list, join, leave, members, propose, prompt, prompts, prompt-cancel"
+    coalition = "Coalition: list, join, leave, members, propose, prompt, prompts, prompt-cancel"
+    assert commands["/coalition"]["description"] == coalition
     assert commands["/ask"]["usage_hint"] == "<session> <question> [anonymous]"
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"mpim:write", "mpim:history"} <= scopes  # circles open group DMs and check them before repeating
