@@ -1,10 +1,15 @@
 """The Slack adapter: slack-bolt's AsyncApp in HTTP mode or Socket Mode, translating to the core.
 
 Every request is acknowledged first and worked on afterwards (Slack allows 3 s): slash commands and
-button clicks become `Dispatcher.run_command` / `click`, modal submissions `submit` (the one case
-that waits before acknowledging, because validation errors travel in the acknowledgement), and
-plain messages `message`. Replies, modals and files are rendered by `slack_replies`/`slack_blocks`;
-side effects go through `SlackPort`. No business rule lives here.
+button clicks become `Dispatcher.run_command` / `click`, modal submissions `submit`, and plain
+messages `message`. A submission is the one case that may wait before acknowledging, because
+errors travel in the acknowledgement: the form's validation (cheap) is checked first and answered
+at once; then the handler gets a short budget, or none when other submissions are in flight (a
+rush), before a "Saving…" view acknowledges it and `views.update` shows the outcome. A submission
+acknowledged that way is first written down (`PendingSubmissions`), so one cut short by a crash is
+finished when the bot starts again: what was acknowledged is stored.
+Replies, modals and files are rendered by `slack_replies`/`slack_blocks`; side effects go through
+`SlackPort`. No business rule lives here.
 
 Environment: SLACK_BOT_TOKEN plus SLACK_SIGNING_SECRET (HTTP mode, on config.slack.port or
 SLACK_PORT, host SLACK_HOST) or SLACK_APP_TOKEN (Socket Mode); SLACK_API_URL replaces the Web API
@@ -15,12 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -43,7 +50,8 @@ from bot.adapters.slack_port import Pacer, SlackPort, web_client
 from bot.adapters.slack_replies import Origin, Replier
 from bot.adapters.slack_text import from_slack, to_mrkdwn
 from bot.core.dispatch import UsageError, parse_option_text, resolve_command, usage
-from bot.core.model import Actor, Form, FormErrors, Place, PlaceKind, Platform, Reply
+from bot.core.forms import validate_form
+from bot.core.model import Actor, Form, FormErrors, Outcome, Place, PlaceKind, Platform, Reply
 from bot.core.registry import may_return_form
 from bot.secrets import secret
 from storage import seen_events
@@ -53,8 +61,15 @@ log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://slack.com/api/"
 # A submission waits this long (from receipt) for its handler before acknowledging with a
 # "Saving…" view, so the acknowledgement always beats Slack's 3 s.
-SUBMIT_BUDGET = 1.0  # bolt's own clock starts earlier than ours when the loop is busy
+SUBMIT_BUDGET = 0.5  # bolt's own clock starts earlier than ours when the loop is busy
+# Submissions in flight at once (this one included) from which one is acknowledged with the
+# "Saving…" view at once, without waiting for its handler (a rush: waiting would only add up).
+BUSY_AT = 2
+# Slack applies the acknowledgement's view when our HTTP answer reaches it; a views.update sent
+# sooner could be overwritten by the "Saving…" view, so the update waits at least this long.
+ACK_SETTLE = 0.3
 SHUTDOWN_GRACE = 10.0
+SORRY = "Something went wrong on our side. Nothing you typed is lost: please try again."
 # Messages the bot answers: people's plain messages, including shared to channel and with files.
 _MESSAGE_SUBTYPES = (None, "thread_broadcast", "file_share")
 
@@ -124,6 +139,80 @@ class RecentIds:
         return True
 
 
+class PendingSubmissions:
+    """Submissions acknowledged with "Saving…" whose handler has not finished: noted before the
+    acknowledgement, crossed off once the handler has returned, so a restart finishes what a crash
+    cut short (at worst the handler runs twice, for a crash in between).
+
+    The notes are lines appended to a file next to the database (`<database>.slack-pending`, owner
+    only), not rows in it: in a rush every acknowledgement waits for its note, and a database write
+    would queue behind everyone's handlers (measured: it undid the fast acknowledgement). An append
+    survives the process being killed; the file is emptied whenever nothing is pending, so what
+    people typed (emails included) is kept no longer than finishing it needs."""
+
+    SUFFIX = ".slack-pending"
+
+    def __init__(self, database_path: str | os.PathLike):
+        in_memory = str(database_path) == ":memory:"
+        self.path = None if in_memory else Path(f"{database_path}{self.SUFFIX}")
+        self._fd: int | None = None
+        self._open: set[str] = set()  # keys noted and not crossed off
+
+    def _file(self) -> int | None:
+        if self.path is not None and self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return self._fd
+
+    def _append(self, record: dict[str, Any]) -> None:
+        fd = self._file()
+        if fd is not None:
+            os.write(fd, (json.dumps(record, ensure_ascii=False) + "\n").encode())
+
+    def save(self, key: str, entry: dict[str, Any]) -> None:
+        self._append({"key": key, "entry": entry})
+        self._open.add(key)
+
+    def finish(self, key: str) -> None:
+        self._open.discard(key)
+        if self._open:
+            self._append({"key": key, "done": True})
+        else:
+            self._clear()  # nothing pending: nothing kept
+
+    def unfinished(self) -> list[tuple[str, dict[str, Any]]]:
+        """What the file holds that was never crossed off (after a crash); these count as pending."""
+        if self.path is None or not self.path.exists():
+            return []
+        found: dict[str, dict[str, Any]] = {}
+        for line in self.path.read_text("utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+                key = str(record["key"])
+            except (ValueError, KeyError, TypeError):  # a line cut short by the crash
+                log.warning("skipping an unreadable line of %s", self.path.name)
+                continue
+            if record.get("done"):
+                found.pop(key, None)
+            elif isinstance(record.get("entry"), dict):
+                found[key] = record["entry"]
+        self._open.update(found)
+        self._clear()  # and written again whole: a line cut short must not swallow the next one
+        for key, entry in found.items():
+            self._append({"key": key, "entry": entry})
+        return list(found.items())
+
+    def _clear(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+        elif self.path is not None and self.path.exists():
+            self.path.write_bytes(b"")
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 @contextlib.contextmanager
 def _bolt_environment_hidden() -> Iterator[None]:
     """AsyncApp reads settings from the environment by itself: with SLACK_CLIENT_ID and
@@ -154,11 +243,15 @@ class SlackAdapter:
         self.signing_secret = signing_secret
         self.session = aiohttp.ClientSession()
         self.client = web_client(token, api_url, self.session)
-        self.port = SlackPort(self.client, self.render, pacer)
+        # Channels found by name are kept by the app's clock: a rehearsal moving it on sees new ones.
+        self.port = SlackPort(self.client, self.render, pacer, clock=lambda: app.clock.now().timestamp())
         self.directory = Directory(self.client, app.config.slack)
         self.replier = Replier(self.client, self.port, self.render, self.session, app.config.zone)
         self.events = RecentIds()
         self.submit_budget = SUBMIT_BUDGET
+        self.busy_at = BUSY_AT
+        self._submitting = 0  # submissions whose handler is running
+        self.pending = PendingSubmissions(app.db.path)
         self._tasks: set[asyncio.Task] = set()
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -171,9 +264,10 @@ class SlackAdapter:
         return to_mrkdwn(text, self.app.config.zone, self.app.clock.now())
 
     def _register(self) -> None:
-        for name in self.app.registry.top_level():
-            self.bolt.command(f"/{name}")(self._on_command)
-        self.bolt.command(re.compile(r"^/"))(self._on_command)  # configured in Slack, unknown here
+        # One listener per kind: bolt tries listeners in turn for every request (building each
+        # matcher's arguments), so one per command would slow every acknowledgement in a rush.
+        # `_command` resolves the name, and answers one configured in Slack but unknown here.
+        self.bolt.command(re.compile(r"^/"))(self._on_command)
         self.bolt.action(re.compile(".*"))(self._on_action)
         self.bolt.view(re.compile(f"^{re.escape(FORM_CALLBACK)}"))(self._on_submit)
         self.bolt.event("message")(self._on_message)
@@ -190,6 +284,7 @@ class SlackAdapter:
         await web.TCPSite(self._runner, host, port).start()
         bound = self._runner.addresses[0][1]
         self.app.platforms[Platform.SLACK] = self.port
+        self._spawn(self.resume_submissions(), "unfinished submissions")
         log.info("Slack (HTTP mode) listening on http://%s:%d%s", host, bound, EVENTS_PATH)
         return bound
 
@@ -214,6 +309,7 @@ class SlackAdapter:
         self._socket = AsyncSocketModeHandler(self.bolt, app_token, web_client=self.client)
         await self._socket.connect_async()
         self.app.platforms[Platform.SLACK] = self.port
+        self._spawn(self.resume_submissions(), "unfinished submissions")
         log.info("Slack (Socket Mode) connected")
 
     async def close(self) -> None:
@@ -230,6 +326,7 @@ class SlackAdapter:
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.pending.close()
         await self.session.close()
 
     async def idle(self) -> None:
@@ -336,8 +433,7 @@ class SlackAdapter:
             log.exception("Slack form submission failed")
             if ack.response is None:  # keep the modal open with what was typed, and say why
                 first = next((b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input"), "")
-                message = "Something went wrong on our side. Nothing you typed is lost: please try again."
-                await (ack(response_action="errors", errors={first: message}) if first else ack())
+                await (ack(response_action="errors", errors={first: SORRY}) if first else ack())
 
     async def _submit(self, ack, body: dict[str, Any], view: dict[str, Any], received: float) -> None:
         dispatcher = self.app.dispatcher
@@ -352,19 +448,48 @@ class SlackAdapter:
             self._spawn(self.replier.deliver(Reply("That form has expired. Please start again."), origin), "form")
             return
         values = form_values(form, (view.get("state") or {}).get("values") or {}, self.app.config.zone)
-
-        async def handle():
-            # Looking the person up is part of the budget: under load it can be the slow part.
-            actor = await self.directory.actor(user["id"], user.get("name") or user.get("username") or "")
-            return await dispatcher.submit(form_id, carried.state, values, actor, place, self.port)
-
-        task = asyncio.ensure_future(handle())
-        budget = self.submit_budget - (time.monotonic() - received)
-        done, _ = await asyncio.wait({task}, timeout=max(0.0, budget))
-        if not done:
-            await ack(response_action="update", view=notice_view("Saving", "_Saving…_"))
-            self._spawn(self._finish_submit(task, view.get("id", ""), form, values, origin), f"form {form_id}")
+        # The core's validation is cheap and its errors can only travel in the acknowledgement:
+        # checked before anything waits, so they stay inline even in a rush. (The dispatcher checks
+        # them again when it runs the handler.)
+        _, errors = validate_form(form, values)
+        if errors:
+            await ack(response_action="errors", errors=slack_errors(form, errors))
             return
+        name = user.get("name") or user.get("username") or ""
+        handle = self._handler(form_id, carried, values, user["id"], name, place)
+        task: asyncio.Future[Outcome] | None = None
+        self._submitting += 1
+        try:
+            # In a rush (others in flight) waiting only adds up: acknowledge at once, as when slow.
+            if self._submitting < self.busy_at:
+                task = asyncio.ensure_future(handle())
+                budget = self.submit_budget - (time.monotonic() - received)
+                await asyncio.wait({task}, timeout=max(0.0, budget))
+            if task is None or not task.done():
+                key = view.get("id") or os.urandom(6).hex()
+                entry = {
+                    "form": form_id,
+                    "metadata": view.get("private_metadata", ""),
+                    "values": values,
+                    "user": user["id"],
+                    "name": name,
+                    "view": view.get("id", ""),
+                }
+                try:  # before the acknowledgement: from then on a crash must not lose it
+                    self.pending.save(key, entry)
+                except OSError as exc:  # the disk may be what is failing: answer all the same
+                    log.warning("could not note an unfinished submission: %s", exc)
+                task = task or asyncio.ensure_future(handle())
+                # Finished (and crossed off) whatever happens to the acknowledgement itself.
+                work = self._finish_submit(task, view.get("id", ""), form, values, origin, time.monotonic(), key)
+                self._spawn(work, f"form {form_id}")
+                await ack(response_action="update", view=notice_view("Saving", "_Saving…_"))
+                return
+        finally:
+            if task is None:
+                self._submitting -= 1
+            else:
+                task.add_done_callback(self._submission_done)
         outcome = task.result()
         if isinstance(outcome, FormErrors) and outcome.errors:
             # The modal stays open with everything typed; each message shows under its field.
@@ -381,23 +506,87 @@ class SlackAdapter:
             if isinstance(outcome, Reply):
                 self._spawn(self.replier.deliver(outcome, origin), f"form {form_id}")
 
+    def _handler(
+        self, form_id: str, carried: FormOrigin, values: dict[str, str], user_id: str, name: str, place: Place
+    ) -> Callable[[], Awaitable[Outcome]]:
+        async def handle() -> Outcome:
+            # Looking the person up is part of the budget: under load it can be the slow part.
+            actor = await self.directory.actor(user_id, name)
+            return await self.app.dispatcher.submit(form_id, carried.state, values, actor, place, self.port)
+
+        return handle
+
+    def _submission_done(self, _task: asyncio.Future) -> None:
+        self._submitting -= 1
+
+    async def resume_submissions(self) -> None:
+        """Finish the submissions a crash (or a stop) cut short after their "Saving…" acknowledgement."""
+        for key, entry in self.pending.unfinished():
+            carried = FormOrigin.decode(entry.get("metadata", ""))
+            place = _place(carried.channel, carried.kind, carried.thread, carried.name)
+            origin = Origin.from_form(carried, entry["user"], place)
+            form = self.app.dispatcher.form_for(entry["form"], carried.state)
+            log.info("finishing a %s form submitted before the restart", entry["form"])
+            if form is None:
+                self.pending.finish(key)
+                await self.replier.deliver(Reply("That form has expired. Please start again."), origin)
+                continue
+            handle = self._handler(entry["form"], carried, entry["values"], entry["user"], entry["name"], place)
+            task = asyncio.ensure_future(handle())
+            try:
+                await self._finish_submit(task, entry.get("view", ""), form, entry["values"], origin, None, key)
+            except Exception:
+                log.exception("could not finish a submission from before the restart")
+
     async def _finish_submit(
-        self, task: asyncio.Future, view_id: str, form: Form, values: dict[str, str], origin: Origin
+        self,
+        task: asyncio.Future,
+        view_id: str,
+        form: Form,
+        values: dict[str, str],
+        origin: Origin,
+        acked: float | None = None,
+        pending: str = "",
     ) -> None:
-        """A handler that outlived the acknowledgement: show its outcome in the same modal."""
-        outcome = await task
-        if isinstance(outcome, FormErrors):
-            view = self.replier.form_view(form, origin, errors=outcome.errors, values=values)
-        elif isinstance(outcome, Reply) and outcome.incident:  # the form again, with what was typed
-            view = self.replier.form_view(form, origin, errors=slack_errors(form, {"": outcome.text}), values=values)
-        elif isinstance(outcome, Form):
-            view = self.replier.form_view(outcome, origin)
-        else:
-            view = notice_view("Done", "Done: my answer is in the conversation.")
-        if view_id:
-            await self.client.views_update(view_id=view_id, view=view)
+        """A handler that outlived the acknowledgement: its answer in the conversation (first: it is
+        what people wait for), its outcome in the same modal (the form again, with what was typed,
+        when it failed). `acked`: when the "Saving…" view was given, which must show before this;
+        `pending`: the submission's key in `PendingSubmissions`, removed once the handler returned."""
+        try:
+            outcome: Outcome | None = await task
+        except Exception:  # not even the dispatcher answered (looking the person up failed, say)
+            log.exception("Slack form submission failed after its acknowledgement")
+            outcome = None
+        if pending:
+            try:
+                self.pending.finish(pending)
+            except OSError as exc:
+                log.warning("could not cross off a finished submission: %s", exc)
         if isinstance(outcome, Reply):
-            await self.replier.deliver(outcome, origin)
+            try:
+                await self.replier.deliver(outcome, origin)
+            except Exception:  # the modal must still leave "Saving…"
+                log.exception("could not deliver the answer to a Slack form submission")
+        if view_id:
+            view = self._outcome_view(outcome, form, values, origin)
+            if acked is not None and (wait := ACK_SETTLE - (time.monotonic() - acked)) > 0:
+                await asyncio.sleep(wait)
+            try:
+                await self.client.views_update(view_id=view_id, view=view)
+            except SlackApiError as exc:  # closed by the person, or gone after a restart
+                log.info("could not update the submitted form's view: %s", exc.response.get("error"))
+
+    def _outcome_view(
+        self, outcome: Outcome | None, form: Form, values: dict[str, str], origin: Origin
+    ) -> dict[str, Any]:
+        if isinstance(outcome, FormErrors):
+            return self.replier.form_view(form, origin, errors=outcome.errors, values=values)
+        if outcome is None or (isinstance(outcome, Reply) and outcome.incident):  # the form again, as typed
+            text = outcome.text if outcome is not None else SORRY
+            return self.replier.form_view(form, origin, errors=slack_errors(form, {"": text}), values=values)
+        if isinstance(outcome, Form):
+            return self.replier.form_view(outcome, origin)
+        return notice_view("Done", "Done: my answer is in the conversation.")
 
     # -- events --------------------------------------------------------------------------------------
     async def _on_message(self, ack, body: dict[str, Any], event: dict[str, Any], request, context) -> None:

@@ -9,6 +9,12 @@ again, so the message appears once, and when it cannot look it raises `Unconfirm
 (`Message.mention_users`) are `<@U…>` mentions the port writes itself, ahead of the escaped text.
 `create_group` gives a few people a private space (a group DM, or a private channel above Slack's
 eight people per group DM) and posts its first message there once.
+
+Channels are found by name from one listing (conversations.list, which Slack allows about 20 times a
+minute) kept for a few minutes, so a rush of notices to the organizers' channel lists it once; what
+the bot creates or archives updates it, and a post refused because the channel is gone or archived
+drops that channel from it. `find_channel_now` reads Slack afresh (setting up the event's channels).
+The port's `clock` (the adapter gives the app's) times how long the listing is kept.
 """
 
 from __future__ import annotations
@@ -45,6 +51,10 @@ _CHANNEL_NAME = re.compile(r"[^a-z0-9_-]+")
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 MARKER_SEARCH = 200  # recent messages `find_posted` reads in a channel (one page of history)
 MAX_GROUP_DM = 8  # people conversations.open puts in one group DM ("1 to 8 user IDs")
+CHANNEL_TTL = 300.0  # seconds a channel seen in the listing (or created) is trusted by name
+MISS_TTL = 30.0  # seconds "no channel has that name" is trusted after a listing
+_GONE = ("channel_not_found", "is_archived")  # a post's errors meaning the channel is no longer there
+_UNKNOWN: Any = object()
 
 
 class Pacer:
@@ -103,6 +113,11 @@ def mention_line(user_ids: Sequence[str]) -> str:
 
 def _error(exc: SlackApiError) -> str:
     return str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+
+
+def _kept(channel: dict[str, Any]) -> dict[str, Any]:
+    """What the channel listing keeps of Slack's description of a channel."""
+    return {"id": str(channel["id"]), "name": str(channel["name"]), "is_private": bool(channel.get("is_private"))}
 
 
 # Calls that may have taken effect before failing (posting, sharing a file): never retried blindly
@@ -188,11 +203,24 @@ def response_url_retries() -> list:
 class SlackPort:
     platform = Platform.SLACK
 
-    def __init__(self, client: AsyncWebClient, render: Callable[[str], str], pacer: Pacer | None = None):
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        render: Callable[[str], str],
+        pacer: Pacer | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.client = client
         self.render = render
         self.pacer = pacer or Pacer()
+        self._clock = clock
         self._dm_channels: dict[str, str] = {}
+        self._channels: dict[str, tuple[float, dict[str, Any]]] = {}  # name -> (seen at, id/name/is_private)
+        self._listed_at: float | None = None  # when the last complete listing started
+        self._listings = 0  # listings started so far
+        self._listed = 0  # the number of the last complete listing
+        self._made_while_listing: set[str] = set()
+        self._listing = asyncio.Lock()
 
     # -- posting -------------------------------------------------------------------------------
     async def post(self, place: Place, message: Message) -> Posted:
@@ -235,6 +263,7 @@ class SlackPort:
                     if _error(exc) == "not_in_channel" and attempt == 0 and await self._join(place):
                         continue
                     if exc.response.status_code < 500:
+                        self._forget_if_gone(place.channel_id, exc)
                         raise PlatformError(f"Slack refused the message: {_error(exc)}") from exc
                     problem, failure = _error(exc), f"Slack refused the message: {_error(exc)}"
                 except aiohttp.ClientConnectorError as exc:  # never reached Slack (the client tried again)
@@ -358,6 +387,7 @@ class SlackPort:
                 except SlackApiError as exc:
                     if _error(exc) == "not_in_channel" and attempt == 0 and await self._join(place):
                         continue
+                    self._forget_if_gone(place.channel_id, exc)
                     raise PlatformError(f"Slack refused the file {file.name}: {_error(exc)}") from exc
                 except (aiohttp.ClientError, TimeoutError) as exc:  # the client retries only what is safe
                     raise Unconfirmed(
@@ -368,7 +398,14 @@ class SlackPort:
 
     # -- channels ------------------------------------------------------------------------------
     async def find_channel(self, name: str) -> Place | None:
+        """The channel called `name` the bot can see, from the kept listing (see the module's notes)."""
         found = await self._channel_named(slack_channel_name(name))
+        return Place(Platform.SLACK, found["id"], name=found["name"]) if found else None
+
+    async def find_channel_now(self, name: str) -> Place | None:
+        """`find_channel` as Slack has it now: a channel deleted or archived by hand a moment ago is
+        not found (the event's setup repairs what is missing)."""
+        found = await self._channel_named(slack_channel_name(name), fresh=True)
         return Place(Platform.SLACK, found["id"], name=found["name"]) if found else None
 
     async def create_category(self, name: str) -> str:
@@ -381,11 +418,13 @@ class SlackPort:
         try:
             response = await self.client.conversations_create(name=slack_name, is_private=private)
             place = Place(Platform.SLACK, response["channel"]["id"], name=slack_name)
+            self._remember({"id": place.channel_id, "name": slack_name, "is_private": private})
         except SlackApiError as exc:
             if _error(exc) != "name_taken":
                 raise PlatformError(f"Slack could not create #{slack_name}: {_error(exc)}") from exc
-            # Setting up the event twice must not fail or duplicate: reuse the channel.
-            existing = await self.find_channel(slack_name)
+            # Setting up the event twice must not fail or duplicate: reuse the channel (as Slack has
+            # it now: the kept one may have been archived since).
+            existing = await self.find_channel_now(slack_name)
             if existing is not None:
                 return existing
             if (await self._channel_named(slack_name, archived=True) or {}).get("is_archived"):
@@ -406,8 +445,39 @@ class SlackPort:
                 log.warning("could not set the topic of #%s: %s", slack_name, _error(exc))
         return place
 
-    async def _channel_named(self, name: str, archived: bool = False) -> dict[str, Any] | None:
-        """Slack's description of the channel called `name` the bot can see (archived ones too)."""
+    async def _channel_named(self, name: str, archived: bool = False, fresh: bool = False) -> dict[str, Any] | None:
+        """Slack's description of the channel called `name` the bot can see: from the kept listing
+        unless `fresh` (listing again, unless a listing started since this call did); with `archived`,
+        archived channels too (read from Slack each time: only a failed setup asks)."""
+        if archived:
+            return await self._walk_channels(name, archived=True)
+        asked = self._listings
+        if not fresh and (known := self._known(name)) is not _UNKNOWN:
+            return known
+        async with self._listing:  # one listing at a time; those waiting for it read its result
+            listed = self._listed > asked  # one started after this call and is complete
+            if not listed and (fresh or self._known(name) is _UNKNOWN):
+                await self._walk_channels(None)
+        entry = self._channels.get(name)
+        return entry[1] if entry else None
+
+    def _known(self, name: str) -> dict[str, Any] | None:
+        """The kept channel called `name`, None when the listing says there is none, or _UNKNOWN."""
+        now = self._clock()
+        entry = self._channels.get(name)
+        if entry is not None:
+            return entry[1] if now - entry[0] < CHANNEL_TTL else _UNKNOWN
+        listed = self._listed_at is not None and now - self._listed_at < MISS_TTL
+        return None if listed else _UNKNOWN
+
+    async def _walk_channels(self, name: str | None, archived: bool = False) -> dict[str, Any] | None:
+        """Page through conversations.list: with `name`, until that channel (returned); without, every
+        page, keeping every channel seen by name (the kept listing)."""
+        started, seen = self._clock(), {}
+        if name is None:
+            self._listings += 1
+            number = self._listings
+            self._made_while_listing.clear()
         cursor = None
         while True:
             try:
@@ -417,11 +487,33 @@ class SlackPort:
             except SlackApiError as exc:
                 raise PlatformError(f"Slack could not list channels: {_error(exc)}") from exc
             for channel in response.get("channels") or []:
-                if channel.get("name") == name:
+                if name is not None and channel.get("name") == name:
                     return channel
+                if name is None and channel.get("name") and channel.get("id"):
+                    seen[channel["name"]] = (started, _kept(channel))
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
-                return None
+                break
+        if name is None:
+            # Channels the bot made while this listing was read stay known.
+            later = {n: self._channels[n] for n in self._made_while_listing - seen.keys() if n in self._channels}
+            self._channels, self._listed_at, self._listed = {**seen, **later}, started, number
+        return None
+
+    def _remember(self, channel: dict[str, Any]) -> None:
+        self._channels[channel["name"]] = (self._clock(), _kept(channel))
+        self._made_while_listing.add(channel["name"])
+
+    def _forget(self, channel_id: str) -> None:
+        """The channel is gone (or archived): its name is looked up again, as is any name the listing
+        lacked (a channel of that name may have been made by hand in its place)."""
+        for name in [n for n, (_, c) in self._channels.items() if c["id"] == channel_id]:
+            del self._channels[name]
+            self._listed_at = None
+
+    def _forget_if_gone(self, channel_id: str, exc: SlackApiError) -> None:
+        if _error(exc) in _GONE:
+            self._forget(channel_id)
 
     # -- groups (circles) ----------------------------------------------------------------------
     async def create_group(self, user_ids: Sequence[str], name: str, message: Message) -> Place:
@@ -465,10 +557,11 @@ class SlackPort:
             try:
                 response = await self.client.conversations_create(name=slack_name, is_private=True)
                 channel_id = str(response["channel"]["id"])
+                self._remember({"id": channel_id, "name": slack_name, "is_private": True})
             except SlackApiError as exc:
                 if _error(exc) != "name_taken":
                     raise PlatformError(f"Slack could not create #{slack_name}: {_error(exc)}") from exc
-                found = await self._channel_named(slack_name)
+                found = await self._channel_named(slack_name, fresh=True)
                 if not (found and found.get("is_private")):
                     continue  # someone else's channel has the name: never reuse a public one
                 channel_id, existed = str(found["id"]), True
@@ -496,6 +589,7 @@ class SlackPort:
                     return
                 if error == "not_in_channel" and attempt == 0 and await self._join(place):
                     continue
+                self._forget_if_gone(place.channel_id, exc)
                 raise PlatformError(f"Slack could not add that person: {error}") from exc
 
     async def remove_member(self, place: Place, user_id: str) -> None:
@@ -511,9 +605,12 @@ class SlackPort:
         for attempt in range(2):
             try:
                 await self.client.conversations_archive(channel=place.channel_id)
+                self._forget(place.channel_id)
                 return
             except SlackApiError as exc:
                 error = _error(exc)
+                if error in ("already_archived", "channel_not_found"):
+                    self._forget(place.channel_id)
                 if error == "already_archived":
                     return
                 if error == "not_in_channel" and attempt == 0 and await self._join(place):

@@ -130,7 +130,7 @@ async def set_up(port, config: Config, db: Database, now: dt.datetime, dry_run: 
                 category_id, finished = await _make_category(port, db, platform, item, pending, now)
                 lines.append(f"created {label}{' (finished after an interruption)' if finished else ''}")
             continue
-        existing = await port.find_channel(item.name)
+        existing = await _find_channel_now(port, item.name)
         record = known.get(item.key)
         if existing and record and record["place_id"] == existing.channel_id:
             lines.append(f"kept {label}")
@@ -201,6 +201,13 @@ async def _find_category(port, name: str) -> str | None:
     """The id of a category with this name, on ports that can look one up (`find_category`, optional)."""
     find = getattr(port, "find_category", None)
     return await find(name) if find else None
+
+
+async def _find_channel_now(port, name: str) -> Place | None:
+    """The channel as the platform has it now, on ports that keep channels found by name for a while
+    (`find_channel_now`, optional): setup must notice one deleted or archived by hand a moment ago."""
+    find = getattr(port, "find_channel_now", None) or port.find_channel
+    return await find(name)
 
 
 async def _welcome(port, place: Place, item: Planned, config: Config) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import time
 
+from bot.adapters import slack as slack_adapter
 from bot.adapters.slack_blocks import FormOrigin
 from cogs.general import GeneralCog
 from tests.adapters import slack_fixtures
@@ -238,6 +239,95 @@ async def test_a_slow_submission_is_acknowledged_then_shows_errors_with_the_type
     assert "Saved *slow but fine*" in visible_text(probe.replies_to(sent)[-1])
 
 
+async def open_probe_forms(probe, n: int) -> list[tuple[dict, object]]:
+    forms = []
+    for _ in range(n):
+        sent = await probe.command("/probe-form")
+        opened = await probe.fake.wait_for("views.open", lambda c, t=sent.trigger_id: c.args["trigger_id"] == t)
+        forms.append((opened.response["view"], sent))
+    return forms
+
+
+async def in_flight(probe, count: int, within: float = 3.0) -> None:
+    """Until `count` submissions' handlers are running."""
+    deadline = time.monotonic() + within
+    while probe.adapter._submitting < count:
+        assert time.monotonic() < deadline, "the first submission never reached its handler"
+        await asyncio.sleep(0.01)
+
+
+async def test_in_a_rush_a_submission_is_acknowledged_at_once_and_finished_in_its_modal(probe):
+    (slow_view, _), (view, sent), (taken_view, _) = await open_probe_forms(probe, 3)
+    probe.adapter.submit_budget = 2.0  # alone, a submission waits this long for its handler
+    probe.cog.delay = 0.6
+    typed = {"email": "ana@example.org", "seats": "3", "track": "a"}
+    slow = asyncio.create_task(probe.submit(slow_view, {**typed, "title": "slow one"}))
+    await in_flight(probe, 1)
+
+    saving = await probe.submit(view, {**typed, "title": "Fine title"})
+    taken = await probe.submit(taken_view, {**typed, "title": "Taken title", "seats": "5"})
+
+    # Another submission is in flight: no waiting for the handler, a "Saving…" view at once.
+    for acked in (saving, taken):
+        assert acked.status == 200 and acked.elapsed < 0.5, acked.elapsed
+        assert acked.json()["response_action"] == "update" and "Saving" in acked.text
+    alone = await slow
+    assert alone.text == "" and alone.elapsed >= probe.cog.delay  # alone, it waited and closed the modal
+    await probe.idle()
+    # The answer arrives in the conversation first, then the modal says where it is.
+    reply = await probe.reply_to(sent)
+    assert "Saved *Fine title*" in visible_text(reply)
+    updates = {c.args["view_id"]: c for c in probe.fake.calls_to("views.update")}
+    assert set(updates) == {view["id"], taken_view["id"]}
+    done = updates[view["id"]]
+    assert "my answer is in the conversation" in json.dumps(done.args) and done.at > reply.at
+    # The handler's own errors come back in the same modal, with everything typed.
+    again = updates[taken_view["id"]].response["view"]
+    elements = {b["block_id"]: b["element"] for b in again["blocks"] if b["type"] == "input"}
+    assert elements["title"]["initial_value"] == "Taken title" and elements["seats"]["initial_value"] == "5"
+    assert "That title is taken." in json.dumps(again)
+    assert probe.adapter._submitting == 0
+
+
+async def test_in_a_rush_validation_errors_still_come_back_inline(probe):
+    (slow_view, _), (view, _) = await open_probe_forms(probe, 2)
+    probe.adapter.submit_budget = 2.0
+    probe.cog.delay = 0.6
+    typed = {"email": "ana@example.org", "seats": "3", "track": "a"}
+    slow = asyncio.create_task(probe.submit(slow_view, {**typed, "title": "slow one"}))
+    await in_flight(probe, 1)
+
+    rejected = await probe.submit(view, {**typed, "title": "ab", "email": "nope"})
+
+    assert rejected.elapsed < 0.5 and rejected.json()["response_action"] == "errors"
+    assert set(rejected.json()["errors"]) == {"title", "email"}
+    await slow
+    await probe.idle()
+    assert [s[1]["title"] for s in probe.cog.seen if s[0] == "saved"] == ["slow one"]
+    assert not probe.fake.calls_to("views.update")  # Slack keeps the modal and what was typed
+
+
+async def test_a_submission_failing_after_its_acknowledgement_keeps_what_was_typed(probe, monkeypatch):
+    view, sent = await open_probe_form(probe)
+    probe.adapter.busy_at = 1  # every submission acknowledged at once, as in a rush
+
+    async def broken(user_id: str, fallback_name: str = ""):
+        raise RuntimeError("the directory is down")
+
+    monkeypatch.setattr(probe.adapter.directory, "actor", broken)
+    typed = {"title": "Lost title?", "email": "ana@example.org", "seats": "3", "track": "a"}
+    saving = await probe.submit(view, typed)
+    assert saving.json()["response_action"] == "update"
+    await probe.idle()
+    (again,) = probe.fake.calls_to("views.update")
+    assert again.args["view_id"] == view["id"]
+    elements = {b["block_id"]: b["element"] for b in again.response["view"]["blocks"] if b["type"] == "input"}
+    assert elements["title"]["initial_value"] == "Lost title?"
+    assert elements["email"]["initial_value"] == "ana@example.org"
+    assert "Nothing you typed is lost" in json.dumps(again.args)
+    assert not probe.replies_to(sent)
+
+
 # -- buttons ------------------------------------------------------------------------------------------------
 async def test_buttons_work_after_a_restart(fake_slack, config, clock, tmp_path):
     database, cogs = tmp_path / "kept.sqlite3", [GeneralCog, ProbeCog]
@@ -264,6 +354,70 @@ async def test_buttons_work_after_a_restart(fake_slack, config, clock, tmp_path)
         assert FormOrigin.decode(opened.args["view"]["private_metadata"]).state == "from-button-x"
     finally:
         await stop_harness(second)
+
+
+async def test_a_submission_cut_short_by_a_crash_after_saving_is_finished_on_restart(
+    fake_slack, config, clock, tmp_path, monkeypatch
+):
+    database, cogs = tmp_path / "kept.sqlite3", [GeneralCog, ProbeCog]
+    first = await start_harness(fake_slack, config, clock, database, cogs)
+    try:
+        sent = await first.command("/probe-form")
+        opened = await first.fake.wait_for("views.open", lambda c: c.args["trigger_id"] == sent.trigger_id)
+        view = opened.response["view"]
+        first.adapter.busy_at = 1  # acknowledged with "Saving…" at once, as in a rush
+        never = asyncio.Event()
+
+        async def stuck(user_id: str, fallback_name: str = ""):
+            await never.wait()  # the process dies before the handler gets anywhere
+
+        monkeypatch.setattr(first.adapter.directory, "actor", stuck)
+        typed = {"title": "Saved after all", "email": "ana@example.org", "seats": "2", "track": "b"}
+        saving = await first.submit(view, typed)
+        assert saving.json()["response_action"] == "update"
+        unfinished = first.adapter.pending.unfinished()
+        assert [(k, e["values"]["title"]) for k, e in unfinished] == [(view["id"], "Saved after all")]
+    finally:
+        monkeypatch.setattr(slack_adapter, "SHUTDOWN_GRACE", 0.1)  # the crash: work under way is dropped
+        await stop_harness(first)
+    assert not [s for s in first.cog.seen if s[0] == "saved"]
+
+    second = await start_harness(fake_slack, config, clock, database, cogs)
+    try:
+        await second.idle()
+        (saved,) = [s for s in second.cog.seen if s[0] == "saved"]
+        assert saved[1]["title"] == "Saved after all" and saved[2] == "state-7"
+        assert "Saved *Saved after all* for Ana Participant." in visible_text(await second.reply_to(sent))
+        done = second.fake.calls_to("views.update")[-1]
+        assert done.args["view_id"] == view["id"] and "my answer is in the conversation" in json.dumps(done.args)
+        assert second.adapter.pending.unfinished() == []
+    finally:
+        await stop_harness(second)
+
+
+def test_the_pending_submissions_file_keeps_only_what_is_unfinished(tmp_path):
+    pending = slack_adapter.PendingSubmissions(tmp_path / "bot.sqlite3")
+    pending.save("V1", {"values": {"email": "ana@example.org"}})
+    pending.save("V2", {"values": {"email": "ben@example.org"}})
+    pending.finish("V1")
+    assert pending.path.stat().st_mode & 0o777 == 0o600  # what people typed: the bot's user only
+    pending.close()
+    with pending.path.open("a") as file:
+        file.write('{"key": "V3", "ent')  # the crash cut the last line short
+
+    after = slack_adapter.PendingSubmissions(tmp_path / "bot.sqlite3")
+    assert after.unfinished() == [("V2", {"values": {"email": "ben@example.org"}})]
+    after.save("V4", {"values": {}})  # not swallowed by the line cut short
+    assert slack_adapter.PendingSubmissions(tmp_path / "bot.sqlite3").unfinished() == [
+        ("V2", {"values": {"email": "ben@example.org"}}),
+        ("V4", {"values": {}}),
+    ]
+    after.finish("V4")
+    after.finish("V2")
+    assert after.path.read_bytes() == b""  # nothing pending: nothing kept
+    assert after.unfinished() == []
+    after.close()
+    assert slack_adapter.PendingSubmissions(":memory:").unfinished() == []
 
 
 # -- files --------------------------------------------------------------------------------------------------

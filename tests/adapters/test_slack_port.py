@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
 
+from bot.adapters import slack_port
 from bot.adapters.slack_port import Pacer, SlackPort, web_client
 from bot.adapters.slack_text import to_mrkdwn
 from bot.core.model import File, Message, Place, PlaceKind, Platform
@@ -147,7 +148,81 @@ async def test_channels_are_found_by_name_across_pages(fake_slack, port):
     found = await port.find_channel("#room-249")
     assert found and found.channel_id == fake_slack.channel_named("room-249").id
     assert await port.find_channel("nowhere") is None
-    assert len(fake_slack.calls_to("conversations.list")) >= 4  # 254 channels, 200 a page, twice
+    assert (await port.find_channel("room-3")).channel_id == fake_slack.channel_named("room-3").id
+    assert len(fake_slack.calls_to("conversations.list")) == 2  # 255 channels, 200 a page, listed once
+
+
+class Ticking:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_rush_of_lookups_lists_the_channels_once(fake_slack, session):
+    # Slack allows conversations.list about 20 times a minute: 20 organizers' notices at once
+    # (each finding the channel, then posting) must not list 20 times.
+    port = make_port(fake_slack, session, Pacer(interval=0.0))
+    fake_slack.channel_rate = None
+    organizers = fake_slack.channel_named("organizers").id
+
+    async def notice(n: int) -> None:
+        place = await port.find_channel("#organizers")
+        await port.post(place, Message(f"New proposal intent #{n}"))
+
+    await asyncio.gather(*(notice(n) for n in range(20)))
+    assert len(fake_slack.calls_to("conversations.list")) == 1
+    assert sorted(texts(fake_slack, organizers)) == sorted(f"New proposal intent #{n}" for n in range(20))
+    for _ in range(5):
+        await port.find_channel("organizers")
+        assert await port.find_channel("nowhere") is None
+    assert len(fake_slack.calls_to("conversations.list")) == 1
+
+
+async def test_the_kept_listing_expires_and_follows_what_the_bot_does(fake_slack, session):
+    clock = Ticking()
+    port = SlackPort(
+        web_client(FakeSlack.BOT_TOKEN, fake_slack.api_url, session), lambda text: text, Pacer(interval=0.0), clock
+    )
+    listings = lambda: len(fake_slack.calls_to("conversations.list"))  # noqa: E731
+    assert await port.find_channel("lobby") is None and listings() == 1
+    made_by_hand = fake_slack.add_channel("lobby")
+    assert await port.find_channel("lobby") is None and listings() == 1  # "none" is trusted a little while
+    clock.now += slack_port.MISS_TTL
+    assert (await port.find_channel("lobby")).channel_id == made_by_hand and listings() == 2
+    clock.now += slack_port.CHANNEL_TTL - 1
+    assert (await port.find_channel("lobby")).channel_id == made_by_hand and listings() == 2
+    clock.now += 1
+    assert (await port.find_channel("lobby")).channel_id == made_by_hand and listings() == 3
+
+    # What the bot creates is known at once; what it archives is gone at once.
+    created = await port.create_channel("Circle one")
+    assert (await port.find_channel("circle-one")) == created and listings() == 3
+    await port.archive(created)
+    assert await port.find_channel("circle-one") is None and listings() == 4
+    # A name taken by a channel archived by hand is read afresh, not from the kept listing.
+    fake_slack.channel_named("lobby").archived = True
+    assert (await port.find_channel("lobby")).channel_id == made_by_hand  # kept: the bot cannot know yet
+    with pytest.raises(PlatformError, match="archived"):
+        await port.create_channel("lobby")
+    assert await port.find_channel_now("lobby") is None
+
+
+@pytest.mark.parametrize("change", ["deleted", "archived"])
+async def test_a_post_to_a_channel_gone_by_hand_drops_it_from_the_kept_listing(fake_slack, port, change):
+    first = await port.find_channel("help")
+    assert first is not None
+    if change == "deleted":
+        fake_slack.delete_channel("help")
+    else:
+        fake_slack.channel_named("help").archived = True
+    with pytest.raises(PlatformError, match="channel_not_found" if change == "deleted" else "is_archived"):
+        await port.post(first, Message("Anyone there?"))
+    assert await port.find_channel("help") is None
+    assert len(fake_slack.calls_to("conversations.list")) == 2  # looked up again, once
 
 
 # -- pacing and resilience ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import io
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.adapters.slack_port import Pacer
 from tests.adapters import slack_fixtures
 from tests.adapters.slack_fixtures import ACK_LIMIT, ORGANIZER, PARTICIPANT, Harness, Sent, visible_text
 
@@ -255,3 +256,29 @@ async def test_200_concurrent_submissions_through_slack_all_land_exactly_once(sl
     await slack.idle()
     rows = await slack.app.db.fetchall("SELECT user_id, COUNT(*) AS n FROM intents GROUP BY user_id")
     assert len(rows) == 200 and {r["n"] for r in rows} == {1}
+
+
+async def test_a_rush_of_submissions_tells_the_organizers_of_each_with_one_channel_listing(slack):
+    # Each new intent is announced in #organizers, found by name; Slack allows conversations.list
+    # about 20 times a minute, so the rush must not list the channels once per notice.
+    slack.adapter.port.pacer = Pacer(interval=0.0)
+    slack.fake.channel_rate = None  # the per-channel pacing is tested in test_slack_port
+    people = [slack.fake.add_user(f"URUSH{n:04d}", f"Person {n}") for n in range(20)]
+    for user in people:
+        slack.fake.channel_named("general").members.add(user)
+    sent = await asyncio.gather(*(slack.command("/propose", user=user) for user in people))
+    views = await asyncio.gather(*(opened_modal(slack, s) for s in sent))
+    listings = len(slack.fake.calls_to("conversations.list"))
+
+    accepted = await asyncio.gather(
+        *(
+            slack.submit(view, GOOD | {"title": f"Project of {user}"}, user=user)
+            for view, user in zip(views, people, strict=True)
+        )
+    )
+    assert all(a.status == 200 and (a.text == "" or '"Saving"' in a.text) for a in accepted)
+    await slack.idle()
+    await slack.app.idle()
+    notices = slack.fake.messages(slack.fake.channel_named("organizers").id)
+    assert len([m for m in notices if "New proposal intent" in m["text"]]) == 20
+    assert len(slack.fake.calls_to("conversations.list")) - listings <= 1
