@@ -47,6 +47,9 @@ class CoalitionsCog:
         self.app = app
         self._seeded = False
         self._lock = asyncio.Lock()
+        # Joiners waiting for their welcome, per (platform, coalition): in a rush one message greets
+        # everyone who joined while the previous one was being posted (Slack takes ~1 message/s per channel).
+        self._to_welcome: dict[tuple[str, int], list[tuple[str, str]]] = {}
 
     async def _seed(self) -> None:
         """The coalitions from config exist from the start (added once; organizers' changes stay)."""
@@ -137,14 +140,33 @@ class CoalitionsCog:
                     (row["id"], actor.platform, actor.user_id),
                 )
                 raise
-            await port.post(
-                place,
-                Message(
-                    f"👋 Welcome, {actor.display_name}, to **{row['name']}**!\nTo start: {row['prompt']}",
-                    dedupe_key=f"coalition-welcome-{row['id']}-{actor.platform}-{actor.user_id}",
-                ),
-            )
+            await self._welcome(port, place, row, actor.display_name, f"{actor.platform}-{actor.user_id}")
         return Reply(f"You joined **{row['name']}**. Say hello in its space; /coalition leave {row['name']} to leave.")
+
+    async def _welcome(self, port, place: Place, row, name: str, who: str) -> None:
+        """Greet a new member in the coalition's space. Whoever finds no welcome under way posts one for
+        everyone waiting; people joining meanwhile wait for the next, which goes out in the background."""
+        key = (str(port.platform), row["id"])
+        waiting = self._to_welcome.setdefault(key, [])
+        waiting.append((name, who))
+        if len(waiting) > 1:
+            return  # a welcome is under way and will pick this person up
+        await self._post_welcomes(port, place, row, key)
+
+    async def _post_welcomes(self, port, place: Place, row, key: tuple[str, int]) -> None:
+        batch = list(self._to_welcome[key])
+        try:
+            names = ", ".join(n for n, _ in batch[:-1]) + (" and " if len(batch) > 1 else "") + batch[-1][0]
+            text = f"👋 Welcome, {names}, to **{row['name']}**!\nTo start: {row['prompt']}"
+            await port.post(place, Message(text, dedupe_key=f"coalition-welcome-{row['id']}-{batch[0][1]}"))
+        finally:
+            del self._to_welcome[key][: len(batch)]
+            if self._to_welcome[key]:  # others joined meanwhile: greet them without holding this reply
+                self.app.in_background(
+                    self._post_welcomes(port, place, row, key), f"welcoming to coalition {row['id']}"
+                )
+            else:
+                del self._to_welcome[key]
 
     async def place(self, port, row) -> Place:
         """The coalition's space on this platform, created the first time someone needs it."""

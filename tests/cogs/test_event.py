@@ -312,3 +312,37 @@ async def test_summary_counts_attendance_per_area_channel_and_coalition_messages
     assert rows[0] == "kind,id,name,people,members,messages,questions"
     assert "channel,ume,Undergraduate medical education,2,,3,0" in rows
     assert any(r.startswith("coalition,") and r.endswith(",Curriculum reform,1,1,2,") for r in rows)
+
+
+async def test_people_joining_at_once_are_welcomed_together(world):  # noqa: F811
+    import asyncio
+
+    from bot.core.model import Place
+
+    app, lobby = world.app, Place(Platform.SLACK, "S1")
+    await app.dispatcher.run_command("coalition join", {"name": "Curriculum reform"}, slack_person("ana"), lobby)
+    slow_post, gate = world.slack.post, asyncio.Event()
+
+    async def post_slowly(place, message):  # a channel taking about a message a second
+        await gate.wait()
+        return await slow_post(place, message)
+
+    world.slack.post = post_slowly
+    joins = [
+        asyncio.create_task(
+            app.dispatcher.run_command("coalition join", {"name": "Curriculum reform"}, slack_person(n), lobby)
+        )
+        for n in ("ben", "cy", "di")
+    ]
+    done, _ = await asyncio.wait(joins, timeout=0.5)
+    assert len(done) == 2  # ben's welcome is being posted; cy and di need not wait for it
+    gate.set()
+    replies = await asyncio.gather(*joins)
+    assert all(r.text.startswith("You joined **Curriculum reform**") for r in replies)
+    await app.idle()
+    welcomes = [m.text.split("\n")[0] for _, _, m in world.slack.sent if m.text.startswith("👋 Welcome")]
+    assert welcomes == [
+        "👋 Welcome, Ana, to **Curriculum reform**!",
+        "👋 Welcome, Ben, to **Curriculum reform**!",
+        "👋 Welcome, Cy and Di, to **Curriculum reform**!",
+    ]
