@@ -381,8 +381,9 @@ class Child:
             return None
         return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
-    async def stop(self, *, kill: bool = False, grace: float = 12.0) -> int:
-        """SIGINT and wait (SIGKILL after `grace`), or SIGKILL at once; returns the exit code."""
+    async def stop(self, *, kill: bool = False, grace: float = 30.0) -> int:
+        """SIGINT and wait (SIGKILL after `grace`; the bot bounds its own stop at 20 s), or SIGKILL at once;
+        returns the exit code."""
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGKILL if kill else signal.SIGINT)
             try:

@@ -265,6 +265,7 @@ async def run_console(app: App, user: str = "you", organizer: bool = False, chan
 
 async def run_platforms(app: App) -> int:
     from bot.runtime import configured_platforms, serve_platforms
+    from bot.stopping import run_until_signalled
 
     names = configured_platforms()
     if not names:
@@ -274,5 +275,4 @@ async def run_platforms(app: App) -> int:
             file=sys.stderr,
         )
         return await run_console(app)
-    await serve_platforms(app, names)
-    return 0
+    return await run_until_signalled(serve_platforms(app, names))

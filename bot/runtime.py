@@ -31,7 +31,7 @@ def configured_platforms() -> list[str]:
     return found
 
 
-async def serve_platforms(app: App, names: list[str]) -> None:
+async def serve_platforms(app: App, names: list[str]) -> int:
     tasks = [asyncio.create_task(importlib.import_module(PLATFORM_ADAPTERS[n]).serve(app), name=n) for n in names]
     log.info("serving %s", ", ".join(names))
     tasks.append(asyncio.create_task(_start_timer_when_connected(app, names), name="timer"))
@@ -39,6 +39,7 @@ async def serve_platforms(app: App, names: list[str]) -> None:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
             task.result()  # a platform that stopped with an error stops the bot, loudly
+        return 0
     finally:
         for task in tasks:
             task.cancel()

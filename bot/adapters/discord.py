@@ -215,6 +215,11 @@ class DiscordBot(commands.Bot):
     async def close(self) -> None:
         if self.app.platforms.get(Platform.DISCORD) is self.port:
             del self.app.platforms[Platform.DISCORD]
+        # discord.py waits 2 s after connecting before "ready" and leaves that wait running when closed
+        # sooner: it would then dispatch into a closed client (an error, and a never-awaited coroutine).
+        ready = getattr(self._connection, "_ready_task", None)
+        if ready is not None:
+            ready.cancel()
         await super().close()
 
     # -- who and where ------------------------------------------------------------------------

@@ -193,6 +193,11 @@ async def test_the_port_is_ready_as_soon_as_the_server_is_available(tmp_path, mo
         await app.close()
         await fake.close()
     assert Platform.DISCORD not in app.platforms
+    # Closed before discord.py's ready wait ended: that wait must not outlive the client (it would
+    # dispatch "ready" into the closed client seconds later: an error and a never-awaited coroutine).
+    await asyncio.sleep(0)
+    left = [t for t in asyncio.all_tasks() if not t.done() and "_delay_ready" in repr(t.get_coro())]
+    assert not left
 
 
 async def test_serve_refuses_to_start_without_a_server_id(tmp_path, monkeypatch):
@@ -248,7 +253,7 @@ async def test_python_m_bot_run_logs_in_from_a_subprocess(tmp_path):
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGINT)  # as Ctrl-C: the bot closes its connections
-        out, err = await asyncio.wait_for(process.communicate(), 30)
+        out, err = await asyncio.wait_for(process.communicate(), 40)  # the bot bounds its own stop at 20 s
         await fake.close()
     log = (b"".join(early) + out + err).decode()
     assert process.returncode in (0, 130), log
