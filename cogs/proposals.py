@@ -39,6 +39,7 @@ from storage import proposals as store
 log = logging.getLogger(__name__)
 ORGANIZER = Permission.ORGANIZER
 FORM = "proposal"
+NOTICE_LISTS = 10  # intents named in one organizers' notice; a longer rush is counted, not listed
 STATE_LABELS = {"intent": "intent (not yet submitted)", "submitted": "submitted", "withdrawn": "withdrawn"}
 
 
@@ -50,7 +51,8 @@ class ProposalsCog:
         self.areas = tuple(Choice(a.id, a.label) for a in config.areas)
         self.type_labels = {c.value: c.label for c in self.types}
         self.area_labels = {c.value: c.label for c in self.areas}
-        self._notices = asyncio.Lock()  # organizers' notices go out one at a time, after a rush too
+        self._untold: list[store.Intent] = []  # new intents the organizers' channel has not heard of yet
+        self._telling: asyncio.Task | None = None
 
     # -- the form ---------------------------------------------------------------------------------
     @form_builder(FORM)
@@ -135,9 +137,7 @@ class ProposalsCog:
                 f"You already have {limit} open intents, the most one person can keep. Withdraw one "
                 "(/proposals withdraw ID) or write to " + self.app.config.links.contact_email + "."
             ) from None
-        # In the background: on Slack a channel takes about one message a second, and in a rush the
-        # person's confirmation should not queue behind everyone's notices.
-        self.app.in_background(self._notify_organizers(intent), f"telling organizers of intent #{intent.id}")
+        self._tell_organizers(intent)
         return self._confirmation(ctx, intent, f"Intent #{intent.id} recorded")
 
     def _confirmation(self, ctx: Context, intent: store.Intent, headline: str) -> Reply:
@@ -180,18 +180,39 @@ class ProposalsCog:
             lines.append(f"- **Role and affiliation:** {intent.affiliation}")
         return "\n".join(lines)
 
-    async def _notify_organizers(self, intent: store.Intent) -> None:
+    def _tell_organizers(self, intent: store.Intent) -> None:
+        """Tell the organizers' channel, in the background: the person's confirmation must not wait for
+        it. A channel takes about one message a second (Slack), so intents arriving while a notice is
+        being posted go together in the next one: a rush is a few messages, not hundreds."""
         if not self.app.config.proposals.notify_organizers:
             return
-        text = (
-            f"New proposal intent #{intent.id}: **{intent.title}** "
-            f"({self._kind(intent)}) "
-            f"by {intent.display_name} ({intent.platform})."
-        )
-        async with self._notices:  # in a rush, hundreds of channel look-ups and posts at once would slow replies
-            await self.app.post_everywhere(
-                [self.app.config.channels.organizers], Message(text, dedupe_key=f"intent-new-{intent.id}")
-            )
+        self._untold.append(intent)
+        if self._telling is None or self._telling.done():  # else the notices under way pick it up
+            self._telling = self.app.in_background(self._post_notices(), "telling organizers of new intents")
+
+    async def _post_notices(self) -> None:
+        while self._untold:
+            batch = list(self._untold)
+            try:
+                await self.app.post_everywhere(
+                    [self.app.config.channels.organizers],
+                    Message(self._notice(batch), dedupe_key=f"intent-new-{batch[0].id}"),
+                )
+            finally:
+                del self._untold[: len(batch)]
+
+    def _notice(self, intents: list[store.Intent]) -> str:
+        def line(intent: store.Intent) -> str:
+            kind = self._kind(intent)
+            return f"#{intent.id}: **{intent.title}** ({kind}) by {intent.display_name} ({intent.platform})."
+
+        if len(intents) == 1:
+            return "New proposal intent " + line(intents[0])
+        shown = intents[:NOTICE_LISTS]
+        lines = [f"New proposal intents, {len(intents)} at once:", *(f"- {line(i)}" for i in shown)]
+        if len(intents) > len(shown):
+            lines.append(f"…and {len(intents) - len(shown)} more, up to #{intents[-1].id} (/proposals list shows all).")
+        return "\n".join(lines)
 
     # -- the deadline -----------------------------------------------------------------------------
     async def _check_open(self, ctx: Context) -> None:

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 # session threads do not archive themselves during the event.
 THREAD_ARCHIVE_MINUTES = 10080
 NONCE_LENGTH = 25
+MEMBER_OVERWRITE = 1  # a permission overwrite's type: 0 a role, 1 a member
 # Where circles' private threads live: a channel of this name if the server has one, else the
 # help channel (config.channels.help). See docs/discord.md.
 CIRCLES_CHANNEL = "circles"
@@ -381,10 +382,14 @@ class DiscordPort:
             await thread.add_user(discord.Object(int(user_id)))
             return
         channel = await self._channel(place.channel_id)
-        member = await self._member(user_id)
-        overwrite = channel.overwrites_for(member)
+        overwrite = channel.overwrites_for(discord.Object(int(user_id)))
         overwrite.update(view_channel=True, send_messages=True)
-        await channel.set_permissions(member, overwrite=overwrite)
+        allow, deny = overwrite.pair()
+        # By id, as Discord takes it: fetching the member first (the bot has no members intent) would
+        # double the requests a rush of joins makes against the 50/s limit.
+        await self.bot.http.edit_channel_permissions(
+            channel.id, int(user_id), str(allow.value), str(deny.value), MEMBER_OVERWRITE
+        )
 
     @_platform_errors("remove the member")
     async def remove_member(self, place: Place, user_id: str) -> None:
@@ -394,7 +399,7 @@ class DiscordPort:
             await thread.remove_user(discord.Object(int(user_id)))
             return
         channel = await self._channel(place.channel_id)
-        await channel.set_permissions(await self._member(user_id), overwrite=None)
+        await self.bot.http.delete_channel_permissions(channel.id, int(user_id))
 
     @_platform_errors("archive it")
     async def archive(self, place: Place) -> None:

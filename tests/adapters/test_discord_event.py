@@ -248,12 +248,18 @@ async def test_coalitions_in_the_forum_join_leave_propose_approve_and_decline(wo
     # Before /event setup there is no forum: a coalition gets a channel of its own. Someone already
     # made a channel of that name: it is left alone (Discord allows two channels of one name).
     theirs = await world.add_channel("coalition-pipeline-and-admissions")
+    calls = len(fake.calls)
     joined = await fake.slash(ana, "coalition join", {"name": "Pipeline and admissions"})
     assert joined.text.startswith("You joined **Pipeline and admissions**.")
     ours = [
         c for c in fake.channels.values() if c.get("name") == "coalition-pipeline-and-admissions" and c is not theirs
     ]
     assert len(ours) == 1 and fake.messages_in(theirs) == [] and theirs["permission_overwrites"] == []
+    [let_in] = [o for o in ours[0]["permission_overwrites"] if o["id"] == ana_id]
+    view_and_send = (1 << 10) | (1 << 11)
+    assert let_in["type"] == 1 and int(let_in["allow"]) & view_and_send == view_and_send
+    # Let in by id: no member fetched first (each would be one more request against the 50/s).
+    assert not [c for c in fake.calls[calls:] if c.method == "GET" and "/members/" in c.path]
     assert [m.content.split("\n")[0] for m in bot_messages(fake, ours[0])] == [
         "**Pipeline and admissions**: Who gets in, who is supported to stay, and who is missing.",
         "👋 Welcome, ana, to **Pipeline and admissions**!",

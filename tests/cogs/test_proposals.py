@@ -202,6 +202,45 @@ async def test_the_confirmation_does_not_wait_for_the_organizers_notice(app, par
     assert "could not post in organizers on slack" in caplog.text  # logged, never raised at the person
 
 
+async def test_intents_arriving_while_a_notice_is_posted_are_told_together(app, lobby):
+    # A Slack channel takes about one message a second: in a rush, one notice per intent would keep
+    # the organizers' channel busy for minutes and bury it in messages.
+    posted, release = [], asyncio.Event()
+
+    class SlowChannel:
+        platform = Platform.SLACK
+
+        async def find_channel(self, name):
+            return Place(Platform.SLACK, "C", name=name)
+
+        async def post(self, place, message):
+            posted.append((message.text, message.dedupe_key))
+            await release.wait()
+
+    app.platforms[Platform.SLACK] = SlowChannel()
+    people = [console_actor(f"person{n}") for n in range(15)]
+    await propose(app, people[0], lobby, title="The first idea")
+    await asyncio.sleep(0)  # its notice is being posted (slowly)
+    for n, person in enumerate(people[1:], start=2):
+        reply = await propose(app, person, lobby, title=f"Idea number {n}")
+        assert f"Intent #{n} recorded" in reply.text  # nobody waits for the notices
+    release.set()
+    await app.idle()
+    assert [key for _, key in posted] == ["intent-new-1", "intent-new-2"]
+    assert posted[0][0].startswith("New proposal intent #1: **The first idea**")
+    together = posted[1][0].splitlines()
+    assert together[0] == "New proposal intents, 14 at once:"
+    assert together[1] == (
+        "- #2: **Idea number 2** (Poster abstract · Undergraduate medical education) by Person1 (console)."
+    )
+    assert len(together) == 1 + 10 + 1 and together[10].startswith("- #11: ")
+    assert together[-1] == "…and 4 more, up to #15 (/proposals list shows all)."
+    # A later intent, after the rush, is told on its own again.
+    await propose(app, people[0], lobby, title="A later idea")
+    await app.idle()
+    assert posted[-1][0].startswith("New proposal intent #16: **A later idea**")
+
+
 async def test_notifications_can_be_turned_off(config, clock, tmp_path, participant, lobby):
     from bot.app import App
     from storage.db import Database

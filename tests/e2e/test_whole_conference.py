@@ -60,7 +60,7 @@ ANNOUNCEMENT = "Registration is open! The program is on the conference page."
 KINDS = [
     ("deadline", r"^(📣 Proposals for|⏳ \d+ days left|🚨 Last call|The proposal deadline for)"),
     ("nudge", r"^⏰ Your proposal intent"),
-    ("intent-new", r"^New proposal intent #\d+: "),
+    ("intent-new", r"^New proposal intent( #\d+: |s, \d+ at once:)"),
     ("faq-forward", r"^Question #1 from dana \(discord\)"),
     ("faq-reply", r"^The organizers answered your question #1"),
     ("announcement", "^" + re.escape(ANNOUNCEMENT)),

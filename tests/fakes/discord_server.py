@@ -1802,7 +1802,9 @@ class FakeDiscord:
         self._require(MANAGE_ROLES, "manage permissions")
         body = request[CALL].json or {}
         target = request.match_info["target_id"]
-        overwrite = {"id": target, "type": body.get("type", 0), "allow": str(body.get("allow", 0))}
+        if body.get("type") not in (0, 1):  # a role or a member; Discord requires it
+            raise invalid("type", "Value must be one of (0, 1).")
+        overwrite = {"id": target, "type": body["type"], "allow": str(body.get("allow", 0))}
         overwrite["deny"] = str(body.get("deny", 0))
         channel["permission_overwrites"] = [o for o in channel["permission_overwrites"] if o["id"] != target]
         channel["permission_overwrites"].append(overwrite)
