@@ -100,6 +100,11 @@ class App:
             await self.timer.start()
         return self.timer
 
+    async def replan(self) -> None:
+        """Something scheduled was added, moved or cancelled: the timer re-reads when to wake."""
+        if self.timer:
+            await self.timer.refresh()
+
     async def close(self, patience: float = 5.0) -> None:
         if self.timer:
             self.timer.stop()

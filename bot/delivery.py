@@ -174,6 +174,14 @@ class Deliveries:
                 await self._expand(occurrence, now)
             return await self._send_pending(due)
 
+    async def cancel(self, what: str, key: str) -> None:
+        """Nothing more of this occurrence goes out: its pending rows settle as skipped ("cancelled"),
+        and the timer re-reads its plan. The caller has already marked the item itself cancelled."""
+        now = self.app.clock.now()
+        for item in await ledger.pending(self.app.db, what, key):
+            await ledger.settle(self.app.db, item.id, "skipped", now, detail="cancelled")
+        await self.app.replan()
+
     async def run_occurrence(self, occurrence: Occurrence) -> Report:
         """Deliver one occurrence now (an announcement sent on the spot)."""
         async with self._run_lock:

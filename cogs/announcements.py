@@ -175,9 +175,7 @@ class AnnouncementsCog:
         if cursor.rowcount != 1:  # a double click
             raise UsageError(f"Announcement #{row['id']} is already on its way.")
         if status == "scheduled":
-            timer = getattr(self.app, "timer", None)
-            if timer:
-                await timer.refresh()
+            await self.app.replan()
             return Reply(
                 f"Announcement #{row['id']} is scheduled for {Timestamp(send_at)}. "
                 f"/announce cancel {row['id']} stops it."
@@ -233,11 +231,7 @@ class AnnouncementsCog:
         if status not in ("draft", "scheduled"):
             raise UsageError(f"Announcement #{row['id']} was already {status}; it cannot be cancelled.")
         await ctx.db.execute("UPDATE announcements SET status = 'cancelled' WHERE id = ?", (row["id"],))
-        for item in await ledger.pending(ctx.db, "announcement", str(row["id"])):
-            await ledger.settle(ctx.db, item.id, "skipped", ctx.now(), detail="cancelled")
-        timer = getattr(self.app, "timer", None)
-        if timer:
-            await timer.refresh()
+        await self.app.deliveries.cancel("announcement", str(row["id"]))
         return Reply(f"Announcement #{row['id']} is cancelled; nothing more of it will be sent.")
 
     @command("announce scheduled", "Announcements waiting for their time", permission=ORGANIZER)

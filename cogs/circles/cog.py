@@ -252,9 +252,7 @@ class CirclesCog:
         await audit.record(
             ctx.db, ctx.now(), ctx.actor.platform, ctx.actor.user_id, "circles round", f"#{cursor.lastrowid}"
         )
-        timer = getattr(self.app, "timer", None)
-        if timer:
-            await timer.refresh()
+        await self.app.replan()
         report = await self.app.deliveries.run_due()
         return Reply(
             f"Round #{cursor.lastrowid} is announced for {Timestamp(match_at)}; {report.sent} member(s) were told "

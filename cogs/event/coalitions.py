@@ -29,7 +29,6 @@ from bot.core.text import excerpt
 from bot.delivery import Occurrence, Target
 from cogs.event import places
 from storage import audit
-from storage import deliveries as ledger
 
 log = logging.getLogger(__name__)
 ORGANIZER = Permission.ORGANIZER
@@ -340,9 +339,7 @@ class CoalitionsCog:
         )
         prompt_id = cursor.lastrowid
         if at is not None:
-            timer = getattr(self.app, "timer", None)
-            if timer:
-                await timer.refresh()
+            await self.app.replan()
             return Reply(
                 f"Prompt #{prompt_id} will be posted in every coalition's space at {Timestamp(at)}. "
                 f"/coalition prompts lists what is planned; /coalition prompt-cancel {prompt_id} stops it."
@@ -381,11 +378,7 @@ class CoalitionsCog:
             state = "cancelled" if row["status"] == "cancelled" else "posted"
             raise UsageError(f"Prompt #{prompt_id} was already {state}; it cannot be cancelled.")
         await ctx.db.execute("UPDATE coalition_prompts SET status = 'cancelled' WHERE id = ?", (prompt_id,))
-        for item in await ledger.pending(ctx.db, "coalition-prompt", str(prompt_id)):
-            await ledger.settle(ctx.db, item.id, "skipped", ctx.now(), detail="cancelled")
-        timer = getattr(self.app, "timer", None)
-        if timer:
-            await timer.refresh()
+        await self.app.deliveries.cancel("coalition-prompt", str(prompt_id))
         await audit.record(
             ctx.db, ctx.now(), ctx.actor.platform, ctx.actor.user_id, "coalition prompt cancelled", str(prompt_id)
         )
