@@ -6,13 +6,13 @@ record that someone plans one, so it can point them to the form and remind them 
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import csv
 import datetime as dt
 import io
 import logging
 
+from bot.core.batches import Batcher
 from bot.core.context import Context
 from bot.core.dispatch import UsageError
 from bot.core.ids import parse_id
@@ -51,8 +51,7 @@ class ProposalsCog:
         self.areas = tuple(Choice(a.id, a.label) for a in config.areas)
         self.type_labels = {c.value: c.label for c in self.types}
         self.area_labels = {c.value: c.label for c in self.areas}
-        self._untold: list[store.Intent] = []  # new intents the organizers' channel has not heard of yet
-        self._telling: asyncio.Task | None = None
+        self._notices = Batcher(app, "telling organizers of new intents", self._post_notice)
 
     # -- the form ---------------------------------------------------------------------------------
     @form_builder(FORM)
@@ -181,25 +180,16 @@ class ProposalsCog:
         return "\n".join(lines)
 
     def _tell_organizers(self, intent: store.Intent) -> None:
-        """Tell the organizers' channel, in the background: the person's confirmation must not wait for
-        it. A channel takes about one message a second (Slack), so intents arriving while a notice is
-        being posted go together in the next one: a rush is a few messages, not hundreds."""
-        if not self.app.config.proposals.notify_organizers:
-            return
-        self._untold.append(intent)
-        if self._telling is None or self._telling.done():  # else the notices under way pick it up
-            self._telling = self.app.in_background(self._post_notices(), "telling organizers of new intents")
+        """In the background (the person's confirmation must not wait), and in a rush a few notices
+        naming many intents rather than hundreds (`Batcher`)."""
+        if self.app.config.proposals.notify_organizers:
+            self._notices.add(intent)
 
-    async def _post_notices(self) -> None:
-        while self._untold:
-            batch = list(self._untold)
-            try:
-                await self.app.post_everywhere(
-                    [self.app.config.channels.organizers],
-                    Message(self._notice(batch), dedupe_key=f"intent-new-{batch[0].id}"),
-                )
-            finally:
-                del self._untold[: len(batch)]
+    async def _post_notice(self, intents: list[store.Intent]) -> None:
+        await self.app.post_everywhere(
+            [self.app.config.channels.organizers],
+            Message(self._notice(intents), dedupe_key=f"intent-new-{intents[0].id}"),
+        )
 
     def _notice(self, intents: list[store.Intent]) -> str:
         def line(intent: store.Intent) -> str:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from dataclasses import dataclass
+from typing import Any
 
+from bot.core.batches import Batcher
 from bot.core.context import Context
 from bot.core.dispatch import UsageError
 from bot.core.ids import parse_id
@@ -41,14 +44,22 @@ async def _complete_coalition(ctx: Context, partial: str) -> list[Choice]:
     return [Choice(r["name"][:100], r["name"][:100]) for r in rows if needle in r["name"].lower()][:25]
 
 
+@dataclass(frozen=True)
+class Joiner:
+    name: str
+    who: str  # platform-user, for the welcome's dedupe key
+    port: Any
+    place: Place
+
+
 class CoalitionsCog:
     def __init__(self, app):
         self.app = app
         self._seeded = False
         self._lock = asyncio.Lock()
-        # Joiners waiting for their welcome, per (platform, coalition): in a rush one message greets
-        # everyone who joined while the previous one was being posted (Slack takes ~1 message/s per channel).
-        self._to_welcome: dict[tuple[str, int], list[tuple[str, str]]] = {}
+        # Welcomes per (platform, coalition), in the background: in a rush one message greets everyone
+        # who joined while the previous one was being posted.
+        self._welcomes: dict[tuple[str, int], Batcher[Joiner]] = {}
 
     async def _seed(self) -> None:
         """The coalitions from config exist from the start (added once; organizers' changes stay)."""
@@ -139,33 +150,27 @@ class CoalitionsCog:
                     (row["id"], actor.platform, actor.user_id),
                 )
                 raise
-            await self._welcome(port, place, row, actor.display_name, f"{actor.platform}-{actor.user_id}")
+            self._welcome(row, Joiner(actor.display_name, f"{actor.platform}-{actor.user_id}", port, place))
         return Reply(f"You joined **{row['name']}**. Say hello in its space; /coalition leave {row['name']} to leave.")
 
-    async def _welcome(self, port, place: Place, row, name: str, who: str) -> None:
-        """Greet a new member in the coalition's space. Whoever finds no welcome under way posts one for
-        everyone waiting; people joining meanwhile wait for the next, which goes out in the background."""
-        key = (str(port.platform), row["id"])
-        waiting = self._to_welcome.setdefault(key, [])
-        waiting.append((name, who))
-        if len(waiting) > 1:
-            return  # a welcome is under way and will pick this person up
-        await self._post_welcomes(port, place, row, key)
+    def _welcome(self, row, joiner: Joiner) -> None:
+        """Greet a new member in the coalition's space, after the reply: a join costs one request
+        (Discord's 50/s for the whole bot; Slack's 1 message/s per channel), not two."""
+        key = (str(joiner.port.platform), row["id"])
+        if key not in self._welcomes:
+            self._welcomes[key] = Batcher(
+                self.app, f"welcoming to coalition {row['id']}", lambda joiners: self._post_welcome(row, joiners)
+            )
+        self._welcomes[key].add(joiner)
 
-    async def _post_welcomes(self, port, place: Place, row, key: tuple[str, int]) -> None:
-        batch = list(self._to_welcome[key])
-        try:
-            names = ", ".join(n for n, _ in batch[:-1]) + (" and " if len(batch) > 1 else "") + batch[-1][0]
-            text = f"👋 Welcome, {names}, to **{row['name']}**!\nTo start: {row['prompt']}"
-            await port.post(place, Message(text, dedupe_key=f"coalition-welcome-{row['id']}-{batch[0][1]}"))
-        finally:
-            del self._to_welcome[key][: len(batch)]
-            if self._to_welcome[key]:  # others joined meanwhile: greet them without holding this reply
-                self.app.in_background(
-                    self._post_welcomes(port, place, row, key), f"welcoming to coalition {row['id']}"
-                )
-            else:
-                del self._to_welcome[key]
+    async def _post_welcome(self, row, joiners: list[Joiner]) -> None:
+        names = [j.name for j in joiners]
+        listed = ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+        text = f"👋 Welcome, {listed}, to **{row['name']}**!\nTo start: {row['prompt']}"
+        latest = joiners[-1]  # its port and place are the freshest (a restarted adapter, a remade space)
+        await latest.port.post(
+            latest.place, Message(text, dedupe_key=f"coalition-welcome-{row['id']}-{joiners[0].who}")
+        )
 
     async def place(self, port, row) -> Place:
         """The coalition's space on this platform, created the first time someone needs it."""

@@ -365,6 +365,7 @@ async def test_coalition_join_leave_members_and_prompt(world):
     fake = world.fake
     joined = await world.say("/coalition join Curriculum reform")
     assert "You joined *Curriculum reform*" in joined
+    await world.slack.app.idle()  # the welcome follows the reply
     channel = world.channel("coalition-curriculum-reform")
     assert PARTICIPANT in channel.members and FakeSlack.BOT_USER in channel.members
     intro, welcome = channel.messages
@@ -394,6 +395,7 @@ async def test_a_coalition_whose_channel_name_is_taken_uses_that_channel(world):
     existing = fake.add_channel("coalition-residency-culture", members=(GROUP_ORGANIZER,), bot=False)
     joined = await world.say("/coalition join Residency culture")
     assert "You joined *Residency culture*" in joined
+    await world.slack.app.idle()
     creates = fake.calls_to("conversations.create", ok_only=False)
     assert [(c.args["name"], c.error) for c in creates] == [("coalition-residency-culture", "name_taken")]
     channel = fake.channels[existing]
