@@ -10,19 +10,14 @@ from bot.core.context import Context
 from bot.core.dispatch import UsageError, usage
 from bot.core.model import MAX_CHOICES, Choice, Option, Permission, Reply, Timestamp
 from bot.core.registry import command
-from bot.core.text import time_left
+from bot.core.text import join_words, time_left
 from storage import people
 
 
 def conference_days(dates: list[dt.date]) -> str:
     """'Friday, October 13 and Saturday, October 14, 2023'."""
     names = [f"{d:%A}, {d:%B} {d.day}" for d in dates]
-    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return f"{joined}, {dates[-1].year}"
-
-
-def join_words(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return f"{join_words(names)}, {dates[-1].year}"
 
 
 _ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))

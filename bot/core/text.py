@@ -105,6 +105,11 @@ def split_text(text: str, limit: int) -> list[str]:
     return pieces
 
 
+def join_words(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def excerpt(text: str, limit: int = 80) -> str:
     """`text` cut to `limit` characters with an ellipsis when longer (for one-line listings)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -28,7 +28,7 @@ from bot.core.model import (
 )
 from bot.core.port import PlatformError
 from bot.core.registry import button, command, timeline
-from bot.core.text import excerpt
+from bot.core.text import excerpt, join_words
 from bot.delivery import Occurrence, Target
 from cogs.event import places
 from storage import audit
@@ -46,6 +46,7 @@ async def _complete_coalition(ctx: Context, partial: str) -> list[Choice]:
 
 @dataclass(frozen=True)
 class Joiner:
+    coalition: Any  # its row as the person joined (a name or prompt an organizer changed is the newest)
     name: str
     who: str  # platform-user, for the welcome's dedupe key
     port: Any
@@ -150,27 +151,24 @@ class CoalitionsCog:
                     (row["id"], actor.platform, actor.user_id),
                 )
                 raise
-            self._welcome(row, Joiner(actor.display_name, f"{actor.platform}-{actor.user_id}", port, place))
+            self._welcome(Joiner(row, actor.display_name, f"{actor.platform}-{actor.user_id}", port, place))
         return Reply(f"You joined **{row['name']}**. Say hello in its space; /coalition leave {row['name']} to leave.")
 
-    def _welcome(self, row, joiner: Joiner) -> None:
+    def _welcome(self, joiner: Joiner) -> None:
         """Greet a new member in the coalition's space, after the reply: a join costs one request
         (Discord's 50/s for the whole bot; Slack's 1 message/s per channel), not two."""
-        key = (str(joiner.port.platform), row["id"])
+        key = (str(joiner.port.platform), joiner.coalition["id"])
         if key not in self._welcomes:
-            self._welcomes[key] = Batcher(
-                self.app, f"welcoming to coalition {row['id']}", lambda joiners: self._post_welcome(row, joiners)
-            )
+            self._welcomes[key] = Batcher(self.app, f"welcoming to coalition {key[1]}", self._post_welcome)
         self._welcomes[key].add(joiner)
 
-    async def _post_welcome(self, row, joiners: list[Joiner]) -> None:
-        names = [j.name for j in joiners]
-        listed = ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
-        text = f"👋 Welcome, {listed}, to **{row['name']}**!\nTo start: {row['prompt']}"
-        latest = joiners[-1]  # its port and place are the freshest (a restarted adapter, a remade space)
-        await latest.port.post(
-            latest.place, Message(text, dedupe_key=f"coalition-welcome-{row['id']}-{joiners[0].who}")
-        )
+    @staticmethod
+    async def _post_welcome(joiners: list[Joiner]) -> None:
+        latest = joiners[-1]  # the freshest port, space and coalition (a restarted adapter, a remade space)
+        row = latest.coalition
+        text = f"👋 Welcome, {join_words([j.name for j in joiners])}, to **{row['name']}**!\nTo start: {row['prompt']}"
+        key = f"coalition-welcome-{row['id']}-{joiners[0].who}"
+        await latest.port.post(latest.place, Message(text, dedupe_key=key))
 
     async def place(self, port, row) -> Place:
         """The coalition's space on this platform, created the first time someone needs it."""

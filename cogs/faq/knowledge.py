@@ -11,8 +11,8 @@ from string import Formatter
 
 from bot.config import Config
 from bot.core.model import Timestamp
-from bot.core.text import time_left
-from cogs.general import conference_days, join_words
+from bot.core.text import join_words, time_left
+from cogs.general import conference_days
 
 ENTRY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
