@@ -38,6 +38,7 @@ async def test_questions_in_a_session_thread_and_coalitions(app):
     assert "will appear without your name" in output
     assert "❓ Anonymous question: Is it ok to be new?" in output
     assert "[ana added to #coalition-curriculum-reform]" in output
+    assert "[#coalition-curriculum-reform] 👋 Welcome, Ana, to Curriculum reform!" in output  # after the reply
     assert "Curriculum reform (1): Ana (console)" in output
     assert "Coalition proposed by Ana (console): 🌱 Green Med Ed" in output
     assert "[DM to ana] Your coalition 🌱 Green Med Ed was approved" in output
